@@ -1,0 +1,26 @@
+# One-command set-up and test. `make test` works from a fresh clone with nothing installed
+# beyond Python 3.10+ (3.11 takes torch from this workplace's local cache).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@bash .ci/system-libs.sh
+	touch $(STAMP)
+
+lint: setup
+	$(VENV)/bin/ruff check app engine models training tests
+
+test: setup lint
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache

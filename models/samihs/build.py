@@ -1,0 +1,81 @@
+"""Builders for SAMIHS variants."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .checkpoint import load_pretrained, load_samihs_weights, read_samihs_config
+from .config import SAMIHS_VARIANTS, SAMIHSConfig
+from .model import SAMIHS
+
+
+def samihs_config(
+    variant: str = "vit_b",
+    image_size: int | None = None,
+    adapter_dim: int = 100,
+    window_size: int | None = None,
+    tied_adapter: bool = True,
+    released_window_order: bool = False,
+) -> SAMIHSConfig:
+    """The config of a registered variant; `None` sizes take the variant's defaults."""
+    if variant not in SAMIHS_VARIANTS:
+        known = ", ".join(SAMIHS_VARIANTS)
+        raise ValueError(f"unknown SAMIHS variant {variant!r}; choose one of: {known}")
+    spec = SAMIHS_VARIANTS[variant]
+    image_size = spec.default_image_size if image_size is None else image_size
+    if image_size <= 0 or image_size % 16:
+        raise ValueError(f"image_size must be a positive multiple of 16, got {image_size}")
+    if adapter_dim <= 0:
+        raise ValueError(f"adapter_dim must be positive, got {adapter_dim}")
+    return SAMIHSConfig(
+        variant=variant,
+        image_size=image_size,
+        embed_dim=spec.embed_dim,
+        depth=spec.depth,
+        num_heads=spec.num_heads,
+        global_attn_indexes=spec.global_attn_indexes,
+        window_size=spec.default_window_size if window_size is None else window_size,
+        adapter_dim=adapter_dim,
+        tied_adapter=tied_adapter,
+        released_window_order=released_window_order,
+    )
+
+
+def build_samihs(
+    variant: str = "vit_b",
+    image_size: int | None = None,
+    adapter_dim: int = 100,
+    sam_checkpoint: str | Path | None = None,
+    adapter_checkpoint: str | Path | None = None,
+    *,
+    window_size: int | None = None,
+    tied_adapter: bool = True,
+    released_window_order: bool = False,
+) -> SAMIHS:
+    """Builds SAMIHS, optionally from SAM/SAMIHS weights and then this project's weight file.
+
+    image_size: input side; None takes the variant's own (1024 for vit_b/l/h, 256 for vit_t).
+    window_size: None keeps the variant's window (14 for SAM's, whose tables were trained at 14).
+    The model comes back in eval mode with the freeze policy applied.
+    """
+    config = samihs_config(
+        variant, image_size, adapter_dim, window_size, tied_adapter, released_window_order
+    )
+    return _finish(SAMIHS(config), sam_checkpoint, adapter_checkpoint)
+
+
+def load_samihs(weights: str | Path, sam_checkpoint: str | Path | None = None) -> SAMIHS:
+    """Rebuilds a model from a polyp-live weight file (its config travels in the file)."""
+    config, _ = read_samihs_config(weights)
+    return _finish(SAMIHS(config), sam_checkpoint, weights)
+
+
+def _finish(
+    model: SAMIHS, sam_checkpoint: str | Path | None, adapter_checkpoint: str | Path | None
+) -> SAMIHS:
+    if sam_checkpoint is not None:
+        load_pretrained(model, sam_checkpoint)
+    if adapter_checkpoint is not None:
+        load_samihs_weights(model, adapter_checkpoint)
+    model.set_trainable()
+    return model.eval()

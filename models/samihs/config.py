@@ -1,0 +1,63 @@
+"""Architecture settings of a SAMIHS model and the registry of variants."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass(frozen=True)
+class SAMIHSConfig:
+    """Everything needed to rebuild a SAMIHS model (saved with its weights)."""
+
+    variant: str
+    image_size: int
+    embed_dim: int
+    depth: int
+    num_heads: int
+    global_attn_indexes: tuple[int, ...]
+    window_size: int
+    adapter_dim: int = 100
+    tied_adapter: bool = True
+    released_window_order: bool = False
+    patch_size: int = 16
+    prompt_embed_dim: int = 256
+
+    @property
+    def embedding_size(self) -> int:
+        """Side of the image-embedding grid (S / 16)."""
+        return self.image_size // self.patch_size
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["global_attn_indexes"] = list(self.global_attn_indexes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SAMIHSConfig:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["global_attn_indexes"] = tuple(values["global_attn_indexes"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """A ViT size, with the image size and window it was designed for."""
+
+    embed_dim: int
+    depth: int
+    num_heads: int
+    global_attn_indexes: tuple[int, ...]
+    default_image_size: int = 1024
+    default_window_size: int = 14
+
+
+# SAM's three released encoders, plus a small ViT for CPU use. `vit_t` is this project's own
+# size (not MobileSAM's TinyViT): 6 blocks of width 192, 3 heads, global attention in blocks 2
+# and 5, 256x256 input with 8x8 windows that tile the 16x16 token grid without padding.
+SAMIHS_VARIANTS: dict[str, VariantSpec] = {
+    "vit_h": VariantSpec(1280, 32, 16, (7, 15, 23, 31)),
+    "vit_l": VariantSpec(1024, 24, 16, (5, 11, 17, 23)),
+    "vit_b": VariantSpec(768, 12, 12, (2, 5, 8, 11)),
+    "vit_t": VariantSpec(192, 6, 3, (2, 5), default_image_size=256, default_window_size=8),
+}
