@@ -36,6 +36,8 @@ import cv2
 import numpy as np
 import torch
 
+from .samihs.transforms import FrameGeometry
+
 Space = Literal["map", "frame", "sam"]
 _SPACES: tuple[str, ...] = ("map", "frame", "sam")
 
@@ -75,9 +77,7 @@ class PromptConfig:
 
 def sam_input_size(frame_size: tuple[int, int], image_size: int) -> tuple[int, int]:
     """(newh, neww) of a frame after SAM's ResizeLongestSide (rounded exactly as SAM rounds)."""
-    height, width = frame_size
-    scale = image_size * 1.0 / max(height, width)
-    return int(height * scale + 0.5), int(width * scale + 0.5)
+    return FrameGeometry((int(frame_size[0]), int(frame_size[1])), image_size).resized_size
 
 
 @dataclass(frozen=True)
