@@ -1,0 +1,227 @@
+"""The recorder stage: its own thread and bounded queue; annotated (and raw) video, log, summary.
+
+Files are named `session_<start time>_annotated.mkv`, `_raw.mkv`, `_frames.jsonl` and
+`_summary.json`, created user-only. A write error (full disk, file-size limit, I/O error) stops
+the recording with a message; what was written stays readable. `stop()` closes everything
+cleanly and writes the summary (duration, frames, dropped frames, polyp episodes).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .outputs import private_dir, session_stem
+from .session_log import FrameRecord, SessionLog, write_json_private
+from .video_writer import VideoFileWriter
+
+
+@dataclass(frozen=True)
+class RecordItem:
+    """One frame for the recorder: the annotated picture, optionally the raw one, its record."""
+
+    annotated: np.ndarray
+    raw: np.ndarray | None
+    record: FrameRecord
+
+
+_STOP = object()
+
+
+class SessionRecorder:
+    """Records one session from a bounded queue on its own thread.
+
+    realtime: a full queue drops the new frame (the display never waits for the disk);
+    otherwise (batch) `submit` waits for room.
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        fps: float,
+        container: str = "mkv",
+        crf: int = 23,
+        record_raw: bool = False,
+        queue_size: int = 64,
+        realtime: bool = True,
+        source: str = "",
+        backend: str = "",
+        on_message: Callable[[str], None] | None = None,
+    ) -> None:
+        self.folder = private_dir(folder)
+        self.fps = fps if fps > 0 else 25.0
+        self.container, self.crf, self.record_raw = container, crf, record_raw
+        self.realtime = realtime
+        self.source, self.backend = source, backend
+        self.on_message = on_message or (lambda message: None)
+        self.started = time.time()
+        self.stem = session_stem(self.folder, self.started)
+        self.paths: dict[str, Path] = {
+            "annotated": self.folder / f"{self.stem}_annotated.{container}",
+            "log": self.folder / f"{self.stem}_frames.jsonl",
+            "summary": self.folder / f"{self.stem}_summary.json",
+        }
+        if record_raw:
+            self.paths["raw"] = self.folder / f"{self.stem}_raw.{container}"
+        self.frames_written = 0
+        self.frames_dropped = 0  # dropped because the queue was full
+        self.error: str | None = None
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self._writers: dict[str, VideoFileWriter] = {}
+        self._log: SessionLog | None = None
+        self._first: FrameRecord | None = None
+        self._last: FrameRecord | None = None
+        self._size: tuple[int, int] | None = None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._thread.start()
+
+    @property
+    def active(self) -> bool:
+        """True until stop() was asked or a write error stopped the recording."""
+        return not self._stopping and self.error is None
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.time() - self.started
+
+    def submit(self, item: RecordItem) -> bool:
+        """Queues a frame; False if it was dropped (queue full in realtime, or not active)."""
+        if not self.active:
+            return False
+        if self.realtime:
+            try:
+                self._queue.put_nowait(item)
+                return True
+            except queue.Full:
+                self.frames_dropped += 1
+                return False
+        while self.active and self._thread.is_alive():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def stop(self) -> None:
+        """Asks the thread to write what is queued, close the files and write the summary."""
+        if self._stopping:
+            return
+        self._stopping = True
+        while self._thread.is_alive():
+            try:
+                self._queue.put(_STOP, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Waits for the files to be closed; True when they are."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            if self.error is not None:
+                continue
+            try:
+                self._write(item)
+            except Exception as error:  # noqa: BLE001 - any failure stops recording, not the app
+                self._fail(error)
+        self._close(stopped_by=self.error or "stop")
+
+    def _write(self, item: RecordItem) -> None:
+        record = item.record
+        if self._size is None:
+            self._first = record
+            self._open(item.annotated)
+        assert self._log is not None and self._size is not None and self._first is not None
+        pts = self._pts_ms(record)
+        self._writers["annotated"].write(self._fit(item.annotated), pts)
+        if "raw" in self._writers and item.raw is not None:
+            self._writers["raw"].write(self._fit(item.raw), pts)
+        self._log.write(record, pts / 1000.0)
+        self._last = record
+        self.frames_written += 1
+
+    def _open(self, image: np.ndarray) -> None:
+        height, width = image.shape[:2]
+        self._size = (width, height)
+        for name in ("annotated", "raw"):
+            if name in self.paths:
+                self._writers[name] = VideoFileWriter(
+                    self.paths[name], width, height, self.fps, self.container, self.crf
+                )
+        self._log = SessionLog(self.paths["log"])
+
+    def _pts_ms(self, record: FrameRecord) -> int:
+        assert self._first is not None
+        if self.realtime:
+            return round((record.timestamp - self._first.timestamp) * 1000.0)
+        return round((record.frame - self._first.frame) * 1000.0 / self.fps)
+
+    def _fit(self, image: np.ndarray) -> np.ndarray:
+        """Frames of another size (a device reconnected differently) are scaled to the first's."""
+        assert self._size is not None
+        if (image.shape[1], image.shape[0]) != self._size:
+            return cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
+        return image
+
+    def _fail(self, error: Exception) -> None:
+        reason = (error.strerror if isinstance(error, OSError) else None) or str(error)
+        seconds = self.frames_written / self.fps
+        self.error = (
+            f"recording stopped: {reason} while writing to {self.folder}; kept "
+            f"{self.frames_written} frames ({seconds:.1f} s) in {self.stem}_*"
+        )
+        self.on_message(self.error)
+
+    def _close(self, stopped_by: str) -> None:
+        for writer in self._writers.values():
+            try:
+                writer.close()
+            except OSError:
+                pass  # a full disk: the frames already written stay playable
+        if self._log is not None:
+            try:
+                self._log.close()
+            except OSError:
+                pass
+        try:
+            write_json_private(self.paths["summary"], self.summary(stopped_by))
+        except OSError as error:
+            if self.error is None:
+                self._fail(error)
+
+    def summary(self, stopped_by: str = "stop") -> dict[str, Any]:
+        """Duration, frames, dropped frames and polyp episodes of the session so far."""
+        first, last = self._first, self._last
+        span = (last.frame - first.frame + 1) if first and last else 0
+        duration = (self._pts_ms(last) / 1000.0 + 1.0 / self.fps) if first and last else 0.0
+        episodes = self._log.episodes.finish() if self._log else []
+        return {
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
+            "ended": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "duration_s": round(duration, 3),
+            "frames": self.frames_written,
+            "dropped_frames": max(0, span - self.frames_written),
+            "fps": self.fps,
+            "source": self.source,
+            "backend": self.backend,
+            "stopped_by": stopped_by,
+            "episodes": episodes,
+            "files": {name: path.name for name, path in self.paths.items()},
+        }

@@ -1,0 +1,127 @@
+"""The session log: one JSON line per recorded frame, polyp episodes, and the session summary."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .outputs import PRIVATE_FILE
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    """What the log keeps for one frame (the result shown with it, which may be older).
+
+    capture_time: wall-clock time of capture (Unix seconds); timestamp: time.monotonic() of it.
+    polyp/score/boxes/mask_area: of the overlay shown (None/empty without a result).
+    latency_ms: capture-to-result time of that result; result_frame: the frame it was computed on.
+    """
+
+    frame: int
+    timestamp: float
+    capture_time: float
+    polyp: bool | None = None
+    score: float | None = None
+    boxes: list[list[float]] = field(default_factory=list)
+    mask_area: int = 0
+    latency_ms: float | None = None
+    result_frame: int | None = None
+    overlay: str = "waiting"
+    error: str | None = None
+
+
+class EpisodeTracker:
+    """Joins frames with a polyp into episodes; gaps shorter than `max_gap_s` do not split one."""
+
+    def __init__(self, max_gap_s: float = 0.5) -> None:
+        self.max_gap_s = max_gap_s
+        self.episodes: list[dict[str, Any]] = []
+        self._open: dict[str, Any] | None = None
+
+    def update(self, frame: int, t: float, present: bool, score: float | None) -> None:
+        """t: seconds since the session start."""
+        current = self._open
+        if current is not None and t - current["end_s"] > self.max_gap_s:
+            self._close()
+            current = None
+        if not present:
+            return
+        if current is None:
+            self._open = {
+                "start_s": t, "end_s": t, "start_frame": frame, "end_frame": frame,
+                "max_score": score,
+            }
+            return
+        current["end_s"], current["end_frame"] = t, frame
+        if score is not None and (current["max_score"] is None or score > current["max_score"]):
+            current["max_score"] = score
+
+    def _close(self) -> None:
+        if self._open is not None:
+            episode = dict(self._open)
+            episode["start_s"], episode["end_s"] = (
+                round(episode["start_s"], 3), round(episode["end_s"], 3),
+            )
+            self.episodes.append(episode)
+        self._open = None
+
+    def finish(self) -> list[dict[str, Any]]:
+        self._close()
+        return self.episodes
+
+
+class SessionLog:
+    """Appends FrameRecords as JSON lines to a user-only file, flushed line by line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+        self._file = os.fdopen(fd, "w", encoding="utf-8")
+        self.episodes = EpisodeTracker()
+        self.lines = 0
+
+    def write(self, record: FrameRecord, t: float) -> None:
+        """t: the frame's time in the session (seconds), as in the video's timestamps."""
+        line = {"t": round(t, 4), **asdict(record)}
+        self._file.write(json.dumps(line, separators=(",", ":")) + "\n")
+        self._file.flush()
+        self.lines += 1
+        self.episodes.update(record.frame, t, bool(record.polyp), record.score)
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+
+def write_json_private(path: Path, data: dict[str, Any]) -> None:
+    """Writes `data` to a user-only file atomically (temporary file, then rename)."""
+    temporary = path.with_name(path.name + ".part")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        json.dump(data, file, indent=2)
+        file.write("\n")
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+
+
+def read_log(path: Path) -> list[dict[str, Any]]:
+    """The records of a JSON-lines log; a last line cut by a crash is skipped."""
+    records = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def episodes_from_log(path: Path, max_gap_s: float = 0.5) -> list[dict[str, Any]]:
+    """Rebuilds the polyp episodes from a log (e.g. one left without summary by a crash)."""
+    tracker = EpisodeTracker(max_gap_s)
+    for record in read_log(path):
+        tracker.update(record["frame"], record["t"], bool(record["polyp"]), record["score"])
+    return tracker.finish()

@@ -1,0 +1,107 @@
+"""Exports a bundle's four graphs (fp32, and fp16 with fp32 islands) with their manifest."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import onnx
+import torch
+
+from models.pns_plus import PNSPlus
+from models.samihs import SAMIHS
+from models.samihs.checkpoint import file_sha256
+
+from ..bundle import ModelBundle
+from .fp16 import convert_to_fp16
+from .graphs import OPSET, export_graph, graph_modules, graph_specs
+from .manifest import GRAPHS_FORMAT, PRECISIONS, GraphManifest, GraphsError
+
+CACHE_ENV = "POLYP_LIVE_CACHE"
+
+
+def export_graphs(
+    pns: PNSPlus,
+    samihs: SAMIHS,
+    out_dir: str | Path,
+    precisions: Iterable[str] = PRECISIONS,
+    sources: dict | None = None,
+    pns_backbone: str | None = None,
+) -> GraphManifest:
+    """Writes <out_dir>/{graph}.onnx (+ .fp16.onnx) and manifest.json; returns the manifest."""
+    precisions = list(precisions)
+    unknown = [p for p in precisions if p not in PRECISIONS]
+    if unknown or not precisions:
+        raise GraphsError(f"unknown precision {unknown}; choose from {list(PRECISIONS)}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    specs, modules = graph_specs(pns, samihs), graph_modules(pns, samihs)
+    graphs = {}
+    for name, spec in specs.items():
+        fp32_path = out_dir / f"{name}.onnx"
+        export_graph(modules[name], spec, fp32_path)
+        files = {}
+        if "fp16" in precisions:
+            fp16_path = out_dir / f"{name}.fp16.onnx"
+            islands = convert_to_fp16(fp32_path, fp16_path)
+            files["fp16"] = {"file": fp16_path.name, "sha256": file_sha256(fp16_path),
+                             "fp32_nodes": len(islands)}
+        if "fp32" in precisions:
+            files["fp32"] = {"file": fp32_path.name, "sha256": file_sha256(fp32_path)}
+        else:
+            fp32_path.unlink()
+        graphs[name] = {**spec.to_dict(), "files": files}
+    manifest = GraphManifest(out_dir, {
+        "format": GRAPHS_FORMAT,
+        "opset": OPSET,
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "sources": sources or {},
+        "models": {
+            "samihs": samihs.config.to_dict(),
+            "pns_plus": {"backbone": pns_backbone, "input_size": list(pns.input_size)},
+        },
+        "graphs": graphs,
+    })
+    manifest.write()
+    return manifest
+
+
+def cache_root() -> Path:
+    """Where graphs exported on demand go: $POLYP_LIVE_CACHE, else ~/.cache/polyp-live."""
+    root = os.environ.get(CACHE_ENV)
+    return Path(root) if root else Path.home() / ".cache" / "polyp-live"
+
+
+def ensure_graphs(bundle: ModelBundle, precision: str = "fp32") -> GraphManifest:
+    """The bundle's exported graphs at `precision`: its onnx/ folder when it matches the weight
+    files, else a cached export keyed by the weights' hashes (exported now if missing)."""
+    for directory in (bundle.onnx_dir, cache_root() / "onnx" / bundle.key):
+        try:
+            manifest = GraphManifest.read(directory)
+        except GraphsError:
+            continue
+        matches = all(
+            manifest.sources.get(name, {}).get("sha256") == source["sha256"]
+            for name, source in bundle.sources.items()
+        )
+        if matches and all(precision in manifest.precisions(g) for g in manifest.data["graphs"]):
+            return manifest
+    target = cache_root() / "onnx" / bundle.key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Export beside the target, then move into place: a reader never sees a half-written folder.
+    staging = Path(tempfile.mkdtemp(prefix=f".{bundle.key}-", dir=target.parent))
+    try:
+        export_graphs(bundle.pns, bundle.samihs, staging, PRECISIONS, bundle.sources,
+                      bundle.pns_backbone)
+        shutil.rmtree(target, ignore_errors=True)
+        try:
+            staging.rename(target)
+        except OSError:  # another process exported the same bundle at the same time
+            pass
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return GraphManifest.read(target)

@@ -1,0 +1,123 @@
+"""ONNX Runtime back end: the exported graphs on the CPU provider, or the CUDA provider.
+
+On CPU, torch tensors are handed over as numpy views (no copy). On CUDA, inputs and outputs are
+bound to torch CUDA tensors with I/O binding, so nothing leaves the GPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..export.manifest import GraphManifest
+from ..sam_prompts import SamPrompt, to_point_form
+from .base import Runner
+
+GRAPHS = ("pns_encoder", "pns_temporal", "sam_encoder", "sam_decoder")
+
+
+def session_options(threads: int | None = None):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # errors only: fp16 graphs warn about constant folding
+    # No busy-waiting between runs: on a small CPU the display and recorder threads need it.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads:
+        options.intra_op_num_threads = threads
+    return options
+
+
+class OnnxGraph:
+    """One InferenceSession with torch tensors in and out."""
+
+    def __init__(self, path, device: torch.device, threads: int | None = None) -> None:
+        import onnxruntime
+
+        self.device = device
+        if device.type == "cuda":
+            if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+                raise RuntimeError(
+                    "onnxruntime has no CUDA provider here (install onnxruntime-gpu); use "
+                    "--backend onnxruntime-cpu"
+                )
+            providers = [("CUDAExecutionProvider", {"device_id": device.index or 0}),
+                         "CPUExecutionProvider"]
+        else:
+            providers = ["CPUExecutionProvider"]
+        self.session = onnxruntime.InferenceSession(
+            str(path), sess_options=session_options(threads), providers=providers
+        )
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.output_shapes = [o.shape for o in self.session.get_outputs()]
+
+    def __call__(
+        self, *inputs: torch.Tensor, sizes: dict[str, int] | None = None
+    ) -> list[torch.Tensor]:
+        """Runs the graph; `sizes` gives the dynamic output dims (e.g. {"N": 2}) on CUDA."""
+        if self.device.type != "cuda":
+            feeds = {n: _as_numpy(x) for n, x in zip(self.input_names, inputs, strict=True)}
+            return [torch.from_numpy(out) for out in self.session.run(self.output_names, feeds)]
+        binding = self.session.io_binding()
+        index = self.device.index or 0
+        bound = [x.to(self.device, torch.float32).contiguous() for x in inputs]  # kept alive
+        for name, tensor in zip(self.input_names, bound, strict=True):
+            binding.bind_input(name, "cuda", index, np.float32, tuple(tensor.shape),
+                               tensor.data_ptr())
+        outputs = []
+        for name, shape in zip(self.output_names, self.output_shapes, strict=True):
+            concrete = tuple(d if isinstance(d, int) else (sizes or {})[d] for d in shape)
+            out = torch.empty(concrete, dtype=torch.float32, device=self.device)
+            binding.bind_output(name, "cuda", index, np.float32, concrete, out.data_ptr())
+            outputs.append(out)
+        # ONNX Runtime works on its own CUDA stream: the inputs must be ready before it starts.
+        torch.cuda.current_stream(self.device).synchronize()
+        self.session.run_with_iobinding(binding)
+        return outputs
+
+
+def _as_numpy(tensor: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(tensor.detach().cpu().float().numpy())
+
+
+class OnnxRunner(Runner):
+    """The four graphs of a manifest, at one precision, on one provider."""
+
+    def __init__(
+        self,
+        manifest: GraphManifest,
+        device: str | torch.device = "cpu",
+        precision: str = "fp32",
+        threads: int | None = None,
+    ) -> None:
+        self.device = torch.device(device)
+        self.precision = precision
+        self.graphs = {
+            name: OnnxGraph(manifest.path(name, precision), self.device, threads)
+            for name in GRAPHS
+        }
+        self.mask_size = int(manifest.shapes("sam_decoder")["mask_input"][-1])
+        suffix = "" if precision == "fp32" else f"-{precision}"
+        self.name = f"onnxruntime-{self.device.type}{suffix}"
+
+    def encode_frame(self, frame: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        low, high = self.graphs["pns_encoder"](frame, sizes={"N": frame.shape[0]})
+        return low, high
+
+    def temporal_head(
+        self, anchor_high: torch.Tensor, recent_low: torch.Tensor, recent_high: torch.Tensor
+    ) -> torch.Tensor:
+        return self.graphs["pns_temporal"](anchor_high, recent_low, recent_high)[0]
+
+    def encode_image(self, image: torch.Tensor) -> torch.Tensor:
+        return self.graphs["sam_encoder"](image)[0]
+
+    def decode(self, image_embeddings: torch.Tensor, prompt: SamPrompt) -> torch.Tensor:
+        coords, labels, mask, has_mask = to_point_form(prompt, self.mask_size, self.device)
+        inputs = (image_embeddings, coords, labels, mask, has_mask)
+        return self.graphs["sam_decoder"](*inputs, sizes={"N": prompt.count})[0]
+
+    def close(self) -> None:
+        self.graphs.clear()
