@@ -1,0 +1,77 @@
+"""Pairing a folder of prediction maps with a folder of ground truth, for `polyp-eval --pred --gt`.
+
+GT folders: a SUN-SEG root (`GT/<case>/*.png`), the `GT` folder itself (case sub-folders), an
+image-folder root (`masks/*.png`) or a flat folder of masks. Predictions are grey PNGs at the
+GT's relative path (`<case>/<name>.png`, or `<name>.png` for flat data), any size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..data.layout import IMAGE_SUFFIXES, frame_sort_key
+from ..errors import DataError
+from .protocol import Report, VideoFrames, score_videos
+
+
+def read_grey(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise DataError(f"{path}: cannot read this image; is it a damaged or non-image file?")
+    return image
+
+
+def gt_layout(gt_dir: Path) -> tuple[Path, bool]:
+    """(folder of masks, flat): flat when masks sit directly in it (one "video" per image)."""
+    if not gt_dir.is_dir():
+        raise DataError(f"{gt_dir}: GT folder not found; check the path")
+    for name, flat in (("GT", False), ("masks", True)):
+        if (gt_dir / name).is_dir():
+            return gt_dir / name, flat
+    if any(p.is_dir() for p in gt_dir.iterdir()):
+        return gt_dir, False
+    return gt_dir, True
+
+
+def _masks(folder: Path) -> list[Path]:
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(files, key=lambda p: frame_sort_key(p.name))
+
+
+def paired_videos(pred_dir: Path, gt_dir: Path) -> list[VideoFrames]:
+    """Videos of (prediction, GT) loaders in temporal order; checks every prediction exists."""
+    pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
+    if not pred_dir.is_dir():
+        raise DataError(f"{pred_dir}: prediction folder not found; check the path")
+    masks_root, flat = gt_layout(gt_dir)
+    if flat:
+        groups = [(p.stem, [p], True) for p in _masks(masks_root)]
+    else:
+        cases = sorted(
+            (p for p in masks_root.iterdir() if p.is_dir()), key=lambda p: frame_sort_key(p.name)
+        )
+        groups = [(case.name, _masks(case), False) for case in cases]
+    groups = [g for g in groups if g[1]]
+    if not groups:
+        raise DataError(f"{masks_root}: no GT masks found")
+    videos = []
+    for name, gts, still in groups:
+        frames = []
+        for gt in gts:
+            pred = pred_dir / gt.relative_to(masks_root).with_suffix(".png")
+            if not pred.is_file():
+                raise DataError(
+                    f"{pred}: missing prediction for GT {gt}; predictions must be grey PNGs "
+                    "at the GT's relative path"
+                )
+            frames.append(lambda p=pred, g=gt: (read_grey(p), read_grey(g)))
+        videos.append(VideoFrames(name, frames, still))
+    return videos
+
+
+def evaluate_folders(pred_dir: Path, gt_dir: Path) -> Report:
+    """`polyp-eval --pred DIR --gt DIR`: the SUN-SEG protocol over every GT frame."""
+    return score_videos(paired_videos(pred_dir, gt_dir))
