@@ -24,13 +24,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from models.pns_plus import PNSPlus, build_pns_plus
+from models.pns_plus.weights_file import save_pns_weights
 from models.prompts import PromptConfig
 from models.samihs import SAMIHS, load_samihs
 from models.samihs.checkpoint import file_sha256, read_samihs_config, save_samihs_weights
-from models.weights import CheckpointError, read_safetensors_config, save_safetensors
+from models.weights import CheckpointError, read_safetensors_config
 
 BUNDLE_FORMAT = "polyp-live/bundle-1"
-PNS_FORMAT = "polyp-live/pns-plus-1"
 MANIFEST = "bundle.json"
 SAMIHS_FILE = "samihs.safetensors"
 PNS_FILE = "pns_plus.safetensors"
@@ -136,7 +136,7 @@ def save_bundle(
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     pns_config = {"backbone": pns_backbone, "input_size": list(pns.input_size)}
-    save_safetensors(pns.state_dict(), path / PNS_FILE, {"format": PNS_FORMAT, **pns_config})
+    save_pns_weights(pns, path / PNS_FILE, pns_backbone)
     save_samihs_weights(samihs, path / SAMIHS_FILE, contents="all")
     manifest = {
         "format": BUNDLE_FORMAT,
