@@ -41,6 +41,7 @@ class LiveConfig:
     # recording
     record_dir: str | None = None  # set -> record from the start
     record_raw: bool = False  # also keep the raw video
+    record_masks: bool = False  # also keep the overlay's mask of every frame as PNG
     container: str = "mkv"  # mkv or mp4 (fragmented); both survive a crash
     crf: int = 23
     recorder_queue: int = 64  # frames waiting for the encoder before new ones are dropped
@@ -126,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--record", dest="record_dir", metavar="DIR", help="record the session to DIR")
     p.add_argument("--record-raw", action="store_const", const=True, help="also record raw video")
+    p.add_argument(
+        "--record-masks", action="store_const", const=True,
+        help="also record the mask shown on each frame (PNG per frame, for scoring)",
+    )
     p.add_argument("--container", choices=["mkv", "mp4"], help="recording container")
     p.add_argument("--headless", action="store_const", const=True, help="no window")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")

@@ -161,7 +161,9 @@ class LivePipeline:
         recorder = self.recorder
         if recorder is not None and recorder.active:
             raw = frame.image if self.config.record_raw else None
-            recorder.submit(RecordItem(annotated.image, raw, annotated.record))
+            current = annotated.mode in (OverlayMode.FRESH, OverlayMode.STALE, OverlayMode.HIDDEN)
+            mask = annotated.mask if self.config.record_masks and current else None
+            recorder.submit(RecordItem(annotated.image, raw, annotated.record, mask))
         shown = ShownFrame(
             frame.index, frame.timestamp, annotated.image, frame.image, annotated.mask,
             annotated.mode, annotated.record, self._status(annotated),
@@ -259,7 +261,8 @@ class LivePipeline:
         try:
             recorder = SessionRecorder(
                 target, fps=fps, container=self.config.container, crf=self.config.crf,
-                record_raw=self.config.record_raw, queue_size=self.config.recorder_queue,
+                record_raw=self.config.record_raw, record_masks=self.config.record_masks,
+                queue_size=self.config.recorder_queue,
                 realtime=self.realtime, source=self.source.spec.text, backend=self.backend,
                 on_message=self._recording_failed,
             )

@@ -31,6 +31,8 @@ class RecordItem:
     annotated: np.ndarray
     raw: np.ndarray | None
     record: FrameRecord
+    # The model's current mask (H, W) (also when the user hid the overlay); None: no current result.
+    mask: np.ndarray | None = None
 
 
 _STOP = object()
@@ -51,6 +53,7 @@ class SessionRecorder:
         container: str = "mkv",
         crf: int = 23,
         record_raw: bool = False,
+        record_masks: bool = False,
         queue_size: int = 64,
         realtime: bool = True,
         source: str = "",
@@ -72,6 +75,8 @@ class SessionRecorder:
         }
         if record_raw:
             self.paths["raw"] = self.folder / f"{self.stem}_raw.{container}"
+        if record_masks:
+            self.paths["masks"] = self.folder / f"{self.stem}_masks"
         self.frames_written = 0
         self.frames_dropped = 0  # dropped because the queue was full
         self.error: str | None = None
@@ -153,6 +158,8 @@ class SessionRecorder:
         self._writers["annotated"].write(self._fit(item.annotated), pts)
         if "raw" in self._writers and item.raw is not None:
             self._writers["raw"].write(self._fit(item.raw), pts)
+        if "masks" in self.paths:
+            self._write_mask(item)
         self._log.write(record, pts / 1000.0)
         self._last = record
         self.frames_written += 1
@@ -166,6 +173,17 @@ class SessionRecorder:
                     self.paths[name], width, height, self.fps, self.container, self.crf
                 )
         self._log = SessionLog(self.paths["log"])
+        if "masks" in self.paths:
+            private_dir(self.paths["masks"])
+
+    def _write_mask(self, item: RecordItem) -> None:
+        """`<frame index>.png`: 255 where the current mask has a polyp; all 0 without a result."""
+        height, width = item.annotated.shape[:2]
+        mask = np.zeros((height, width), np.uint8) if item.mask is None else item.mask
+        path = self.paths["masks"] / f"{item.record.frame:06d}.png"
+        if not cv2.imwrite(str(path), np.where(mask > 0, 255, 0).astype(np.uint8)):
+            raise OSError(f"could not write {path}")
+        path.chmod(0o600)
 
     def _pts_ms(self, record: FrameRecord) -> int:
         assert self._first is not None

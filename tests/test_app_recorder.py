@@ -76,6 +76,31 @@ def test_n_frames_in_n_frames_out_with_log_and_summary(real_clip, tmp_path):
     assert episodes_from_log(paths["log"]) == episodes  # rebuildable after a crash
 
 
+def test_recorded_masks_are_the_masks_given_frame_by_frame(real_clip, tmp_path):
+    import cv2
+
+    recorder = SessionRecorder(tmp_path / "rec", fps=25.0, record_masks=True, realtime=False)
+    items = _items(real_clip, 12)
+    for item in items:
+        present = item.record.polyp
+        mask = real_clip[item.record.frame % len(real_clip)][1].astype(bool) if present else None
+        assert recorder.submit(RecordItem(item.annotated, None, item.record, mask))
+    recorder.stop()
+    assert recorder.join(timeout=30) and recorder.error is None
+    folder = recorder.paths["masks"]
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    files = sorted(folder.glob("*.png"))
+    assert [int(p.stem) for p in files] == list(range(12))
+    for item, path in zip(items, files, strict=True):
+        saved = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) > 0
+        expected = real_clip[item.record.frame % len(real_clip)][1].astype(bool)
+        if item.record.polyp:
+            assert np.array_equal(saved, expected), path
+        else:
+            assert not saved.any(), path
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
 def test_episode_gaps_shorter_than_the_limit_do_not_split():
     tracker = EpisodeTracker(max_gap_s=0.5)
     for i, present in enumerate([1, 1, 0, 0, 1, 1] + [0] * 20 + [1]):
