@@ -204,8 +204,13 @@ class TensorRTGraph:
         self.outputs = [n for n in names if not is_input[n]]
         self.dtypes = {n: _torch_dtype(trt, self.engine.get_tensor_dtype(n)) for n in names}
 
-    def __call__(self, *inputs: torch.Tensor) -> list[torch.Tensor]:
-        """Runs on the current torch CUDA stream; outputs are float32."""
+    def __call__(
+        self, *inputs: torch.Tensor, sizes: dict[str, int] | None = None
+    ) -> list[torch.Tensor]:
+        """Runs on the current torch CUDA stream; outputs are float32.
+
+        `sizes` is accepted for the GraphRunner interface; TensorRT infers output shapes itself.
+        """
         bound = []
         for name, tensor in zip(self.inputs, inputs, strict=True):
             tensor = tensor.to(self.device, self.dtypes[name]).contiguous()

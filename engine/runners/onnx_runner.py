@@ -10,10 +10,7 @@ import numpy as np
 import torch
 
 from ..export.manifest import GraphManifest
-from ..sam_prompts import SamPrompt, to_point_form
-from .base import Runner
-
-GRAPHS = ("pns_encoder", "pns_temporal", "sam_encoder", "sam_decoder")
+from .base import GRAPHS, GraphRunner
 
 
 def session_options(threads: int | None = None):
@@ -82,7 +79,7 @@ def _as_numpy(tensor: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(tensor.detach().cpu().float().numpy())
 
 
-class OnnxRunner(Runner):
+class OnnxRunner(GraphRunner):
     """The four graphs of a manifest, at one precision, on one provider."""
 
     def __init__(
@@ -101,23 +98,6 @@ class OnnxRunner(Runner):
         self.mask_size = int(manifest.shapes("sam_decoder")["mask_input"][-1])
         suffix = "" if precision == "fp32" else f"-{precision}"
         self.name = f"onnxruntime-{self.device.type}{suffix}"
-
-    def encode_frame(self, frame: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        low, high = self.graphs["pns_encoder"](frame, sizes={"N": frame.shape[0]})
-        return low, high
-
-    def temporal_head(
-        self, anchor_high: torch.Tensor, recent_low: torch.Tensor, recent_high: torch.Tensor
-    ) -> torch.Tensor:
-        return self.graphs["pns_temporal"](anchor_high, recent_low, recent_high)[0]
-
-    def encode_image(self, image: torch.Tensor) -> torch.Tensor:
-        return self.graphs["sam_encoder"](image)[0]
-
-    def decode(self, image_embeddings: torch.Tensor, prompt: SamPrompt) -> torch.Tensor:
-        coords, labels, mask, has_mask = to_point_form(prompt, self.mask_size, self.device)
-        inputs = (image_embeddings, coords, labels, mask, has_mask)
-        return self.graphs["sam_decoder"](*inputs, sizes={"N": prompt.count})[0]
 
     def close(self) -> None:
         self.graphs.clear()

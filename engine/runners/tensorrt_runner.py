@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 
 from ..export.manifest import GraphManifest
-from ..sam_prompts import SamPrompt, to_point_form
 from ..tensorrt import (
     EngineCache,
     Profiles,
@@ -17,8 +16,7 @@ from ..tensorrt import (
     import_tensorrt,
     major_version,
 )
-from .base import Runner
-from .onnx_runner import GRAPHS
+from .base import GRAPHS, GraphRunner
 
 MAX_POINTS = 3  # a point + the two corners of a box
 
@@ -34,7 +32,7 @@ def profiles_for(manifest: GraphManifest, graph: str, max_components: int = 3) -
     return profiles
 
 
-class TensorRTRunner(Runner):
+class TensorRTRunner(GraphRunner):
     """Engines built from a manifest's graphs (cached in `cache_dir`) on one CUDA device."""
 
     def __init__(
@@ -70,26 +68,12 @@ class TensorRTRunner(Runner):
         self.mask_size = int(manifest.shapes("sam_decoder")["mask_input"][-1])
         self.name = f"tensorrt-{precision}"
 
-    def encode_frame(self, frame: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        low, high = self.graphs["pns_encoder"](frame)
-        return low, high
-
-    def temporal_head(
-        self, anchor_high: torch.Tensor, recent_low: torch.Tensor, recent_high: torch.Tensor
-    ) -> torch.Tensor:
-        return self.graphs["pns_temporal"](anchor_high, recent_low, recent_high)[0]
-
-    def encode_image(self, image: torch.Tensor) -> torch.Tensor:
-        return self.graphs["sam_encoder"](image)[0]
-
-    def decode(self, image_embeddings: torch.Tensor, prompt: SamPrompt) -> torch.Tensor:
-        coords, labels, mask, has_mask = to_point_form(prompt, self.mask_size, self.device)
+    def check_point_prompts(self, coords: torch.Tensor) -> None:
         if coords.shape[1] == 0:
             raise TensorRTError(
                 "the TensorRT back end needs a box or point prompt (mask-only prompts are not "
                 "in its profile); enable use_box or use_point, or use --backend torch"
             )
-        return self.graphs["sam_decoder"](image_embeddings, coords, labels, mask, has_mask)[0]
 
     def close(self) -> None:
         self.graphs.clear()
