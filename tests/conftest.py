@@ -56,3 +56,21 @@ def layout_state_dict(name: str, prefix: str = "") -> dict[str, torch.Tensor]:
         prefix + key: torch.randn(shape, generator=generator) * 0.02
         for key, shape in layout.items()
     }
+
+
+@pytest.fixture(scope="session")
+def clip_path(real_clip, tmp_path_factory) -> Path:
+    """24 real frames (the 8 CVC-ClinicDB frames three times) encoded at 25 fps."""
+    from app_testkit import encode_clip
+
+    frames = [frame for frame, _ in real_clip]
+    return encode_clip(tmp_path_factory.mktemp("clip") / "clip.mkv", frames, fps=25, repeat=3)
+
+
+@pytest.fixture(scope="session")
+def long_clip(real_clip, tmp_path_factory) -> Path:
+    """128 real frames (5.1 s at 25 fps): long enough to watch a slow model without a loop."""
+    from app_testkit import encode_clip
+
+    frames = [frame for frame, _ in real_clip]
+    return encode_clip(tmp_path_factory.mktemp("long") / "long.mkv", frames, fps=25, repeat=16)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import stat
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,7 +14,6 @@ from app_testkit import (
     MaskLookupSegmenter,
     SlowSegmenter,
     decode_frames,
-    encode_clip,
     rss_kib,
 )
 
@@ -25,20 +23,6 @@ from app.overlay import OverlayMode
 from app.pipeline import LivePipeline, ShownFrame
 from app.session_log import read_log
 from app.sources import open_source
-
-
-@pytest.fixture(scope="module")
-def clip_path(real_clip, tmp_path_factory) -> Path:
-    """24 real frames (the 8 CVC-ClinicDB frames three times) at 25 fps."""
-    frames = [frame for frame, _ in real_clip]
-    return encode_clip(tmp_path_factory.mktemp("clip") / "clip.mkv", frames, fps=25, repeat=3)
-
-
-@pytest.fixture(scope="module")
-def long_clip(real_clip, tmp_path_factory) -> Path:
-    """128 real frames (5.1 s at 25 fps): long enough to watch a slow model without a loop."""
-    frames = [frame for frame, _ in real_clip]
-    return encode_clip(tmp_path_factory.mktemp("long") / "long.mkv", frames, fps=25, repeat=16)
 
 
 def run(config: LiveConfig, segmenter, **kwargs) -> tuple[LivePipeline, list[ShownFrame]]:

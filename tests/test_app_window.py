@@ -4,17 +4,14 @@ rendered widget, shortcuts, aspect-preserving resize, and a slow or failing mode
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 from app_testkit import (
     FailingSegmenter,
     MaskLookupSegmenter,
     SlowSegmenter,
     decode_frames,
-    encode_clip,
 )
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QImage
@@ -25,19 +22,6 @@ from app.pipeline import LivePipeline
 from app.session_log import read_log
 from app.sources import open_source
 from app.window import HELP, LiveWindow
-
-
-@pytest.fixture(scope="module")
-def clip_path(real_clip, tmp_path_factory) -> Path:
-    frames = [frame for frame, _ in real_clip]
-    return encode_clip(tmp_path_factory.mktemp("clip") / "clip.mkv", frames, fps=25, repeat=3)
-
-
-@pytest.fixture(scope="module")
-def long_clip(real_clip, tmp_path_factory) -> Path:
-    """128 real frames (5.1 s at 25 fps): long enough to watch a slow model without a loop."""
-    frames = [frame for frame, _ in real_clip]
-    return encode_clip(tmp_path_factory.mktemp("long") / "long.mkv", frames, fps=25, repeat=16)
 
 
 def open_window(qtbot, config: LiveConfig, segmenter) -> LiveWindow:
