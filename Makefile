@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint clean
+.PHONY: setup test lint demo clean
 
 setup: $(STAMP)
 
@@ -21,6 +21,16 @@ lint: setup
 
 test: setup lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+# The viewer on the bundled clip with the bundled model; headless (annotated video written to
+# recordings/) where there is no display.
+demo: setup
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		$(VENV)/bin/polyp-live --source assets/demo_clip.mp4 --loop; \
+	else \
+		echo "No display found: running headless; the annotated video goes to recordings/ (on a desktop, make demo opens the viewer)."; \
+		$(VENV)/bin/polyp-live --source assets/demo_clip.mp4 --headless --record recordings; \
+	fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache
