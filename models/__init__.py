@@ -1,5 +1,7 @@
-"""Models of polyp-live: SAMIHS (SAM + PR adapters), PNS+, prompts, and the segmenter."""
+"""Models of polyp-live: SAMIHS (SAM + PR adapters), PNS+, prompts, the segmenter, and the
+AutoSAM baseline."""
 
+from .autosam import build_autosam, load_autosam
 from .pns_plus import StreamingPNS, build_pns_plus
 from .samihs import build_samihs, load_samihs
 from .segmenter import PolypSegmenter, Segmentation
@@ -10,6 +12,8 @@ __all__ = [
     "PolypSegmenter",
     "Segmentation",
     "StreamingPNS",
+    "build_autosam",
+    "load_autosam",
     "build_pns_plus",
     "build_samihs",
     "load_samihs",

@@ -31,6 +31,7 @@ EVAL_EPILOG = """examples:
   polyp-eval --pred runs/pns/maps/cvc-clinicdb --gt ../shared/data/cvc-clinicdb --json scores.json
   polyp-eval --model runs/sam/best.safetensors runs/pns/best.safetensors \\
       --data ../shared/data/cvc-clinicdb --out predictions/
+  polyp-eval --compare runs/cmp_pns runs/cmp_autosam runs/cmp_gt_point runs/cmp_gt_box
 --model takes a folder holding samihs.safetensors and pns_plus.safetensors, or the two files
 (a PNS+ file alone scores PNS+'s own maps)."""
 
@@ -83,9 +84,9 @@ def train_main(argv: list[str] | None = None) -> int:
 
 
 def _train(kind: str, config, resume: bool) -> int:
-    from .trainer import PnsTask, SamTask, train
+    from .trainer import PnsTask, make_sam_task, train
 
-    task = SamTask(config) if kind == "sam" else PnsTask(config)
+    task = make_sam_task(config) if kind == "sam" else PnsTask(config)
     result = train(task, config, resume=resume)
     if result.best is not None:
         best = result.best
@@ -141,10 +142,20 @@ def eval_main(argv: list[str] | None = None) -> int:
         "--sam-checkpoint",
         help="official SAM .pth, for SAMIHS files holding trainable tensors only",
     )
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="RUN_DIR",
+        help="polyp-train run folders: score each best.safetensors on their common val split",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--json", help="also write the results as JSON here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    if args.compare:
+        if args.pred or args.gt or args.model or args.data:
+            parser.error("--compare takes run folders only (each run's config names its data)")
+        return _compare(args)
     if (
         bool(args.pred) != bool(args.gt)
         or bool(args.model) != bool(args.data)
@@ -175,6 +186,29 @@ def eval_main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .evaluate.compare import compare_runs, comparison_table
+
+    try:
+        reports = compare_runs(
+            [Path(run) for run in args.compare], args.device, progress=not args.quiet
+        )
+    except USAGE_ERRORS as error:
+        print(f"polyp-eval: error: {one_line(error)}", file=sys.stderr)
+        return 2
+    first = next(iter(reports.values()))
+    print(
+        f"{len(first.videos)} videos, {first.frames_scored} of {first.frames_total} frames "
+        "scored (SUN-SEG protocol)"
+    )
+    print(comparison_table(reports))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        data = {label: report.to_dict() for label, report in reports.items()}
+        Path(args.json).write_text(json.dumps(data, indent=2))
     return 0
 
 

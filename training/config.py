@@ -66,7 +66,8 @@ class PnsModelConfig:
 
 @dataclass
 class PromptSection:
-    """SAMIHS prompts: source gt or pns (see training.data.sam_prompts.PromptSettings)."""
+    """SAMIHS prompts: source gt (point + box), gt-point, gt-box, pns (saved PNS+ maps) or
+    autosam (a trained prompt network, section `autosam`); see training.data.sam_prompts."""
 
     source: str = "gt"
     use_point: bool = True
@@ -76,6 +77,20 @@ class PromptSection:
     threshold: float = 0.5
     max_components: int = 3
     min_area: int = 64
+
+
+@dataclass
+class AutoSamSection:
+    """AutoSAM (prompt.source autosam): encoder hardnet85 or small_cnn, an optional encoder
+    checkpoint; loss bce_weight * BCE + tversky_weight * Tversky(alpha FP, beta FN)."""
+
+    encoder: str = "hardnet85"
+    checkpoint: str | None = None
+    decoder_dim: int = 64
+    bce_weight: float = 0.5
+    tversky_weight: float = 0.5
+    tversky_alpha: float = 0.5
+    tversky_beta: float = 0.5
 
 
 @dataclass
@@ -119,6 +134,7 @@ class RunConfig:
 class SamTrainConfig:
     model: SamModelConfig = field(default_factory=SamModelConfig)
     prompt: PromptSection = field(default_factory=PromptSection)
+    autosam: AutoSamSection = field(default_factory=AutoSamSection)
     data: DataConfig = field(default_factory=lambda: DataConfig(augment=False))
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

@@ -111,3 +111,34 @@ class SegmentationLoss(nn.Module):
                 probs = prediction.float().sigmoid() if self.from_logits else prediction.float()
                 loss = loss + self.boundary_weight * boundary_dou_loss(probs, target, self.form)
         return loss
+
+
+def tversky_loss(
+    probs: torch.Tensor, target: torch.Tensor, alpha: float = 0.5, beta: float = 0.5
+) -> torch.Tensor:
+    """1 - TP / (TP + alpha FP + beta FN) over the whole batch (alpha = beta = 0.5: soft Dice)."""
+    p, g = probs.float(), target.float()
+    tp, fp, fn = (p * g).sum(), (p * (1 - g)).sum(), ((1 - p) * g).sum()
+    return 1.0 - (tp + SMOOTH) / (tp + alpha * fp + beta * fn + SMOOTH)
+
+
+class BceTverskyLoss(nn.Module):
+    """AutoSAM's loss on mask logits (B, 1, H, W): bce_weight * BCE + tversky_weight * Tversky."""
+
+    def __init__(
+        self,
+        bce_weight: float = 0.5,
+        tversky_weight: float = 0.5,
+        alpha: float = 0.5,
+        beta: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.bce_weight, self.tversky_weight = bce_weight, tversky_weight
+        self.alpha, self.beta = alpha, beta
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(logits.device.type, enabled=False):
+            x, g = logits.float(), target.float()
+            bce = F.binary_cross_entropy_with_logits(x, g)
+            tversky = tversky_loss(x.sigmoid(), g, self.alpha, self.beta)
+            return self.bce_weight * bce + self.tversky_weight * tversky

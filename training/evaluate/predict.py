@@ -128,15 +128,21 @@ def sam_inputs(
 
 
 class PipelinePredictor:
-    """The deployed pipeline (models.PolypSegmenter), reset at the start of every video."""
+    """The deployed pipeline (models.PolypSegmenter), reset at the start of every video; the
+    oracle prompt sources (gt-point, gt-box) get each frame's GT mask."""
 
     def __init__(self, segmenter: PolypSegmenter) -> None:
         self.segmenter = segmenter
 
     def predict_video(self, video: Video) -> Iterator[np.ndarray]:
         self.segmenter.reset()
+        oracle = self.segmenter.prompt_source.startswith("gt-")
         for record in video.frames:
-            yield self.segmenter(read_frame(record.image)).probability
+            if oracle:
+                frame, mask = read_pair(record)
+                yield self.segmenter(frame, mask).probability
+            else:
+                yield self.segmenter(read_frame(record.image)).probability
 
 
 def to_grey(probability: np.ndarray) -> np.ndarray:

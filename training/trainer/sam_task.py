@@ -28,11 +28,20 @@ from ..evaluate.predict import SamPredictor, sam_inputs
 from ..losses import SegmentationLoss
 from .common import build_loss
 
+PROMPT_SOURCES = ("gt", "gt-point", "gt-box", "pns", "autosam")
+
 
 def prompt_settings(config: SamTrainConfig) -> PromptSettings:
+    """gt-point / gt-box are source gt with only points / only boxes; autosam keeps the gt
+    prompt in the samples (unused: its prompt network makes the dense prompt)."""
     prompt = config.prompt
-    if prompt.source not in ("gt", "pns"):
-        raise ConfigError(f"prompt.source must be gt or pns, got {prompt.source!r}")
+    if prompt.source not in PROMPT_SOURCES:
+        raise ConfigError(
+            f"prompt.source must be one of {', '.join(PROMPT_SOURCES)}, got {prompt.source!r}"
+        )
+    if prompt.source in ("gt-point", "gt-box"):
+        only_point = prompt.source == "gt-point"
+        return PromptSettings("gt", only_point, not only_point, False, prompt.box_jitter)
     if prompt.use_mask and prompt.source != "pns":
         raise ConfigError("prompt.use_mask needs prompt.source: pns (the mask comes from a map)")
     if not (prompt.use_point or prompt.use_box or prompt.use_mask):

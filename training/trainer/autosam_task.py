@@ -1,0 +1,88 @@
+"""AutoSAM training (the baseline): only the prompt network trains, on top of a frozen SAMIHS
+(model.init_weights or model.sam_checkpoint); loss BCE + Tversky; the weight file holds the
+prompt network, the SAM it drives is rebuilt from the same config."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.autosam import AutoSAM, build_autosam, load_autosam, save_autosam_weights
+from models.samihs import FrameGeometry, logits_to_frame, preprocess_frame
+
+from ..config import SamTrainConfig
+from ..data.files import read_frame
+from ..data.layout import Video
+from ..errors import ConfigError
+from ..losses import BceTverskyLoss
+from .sam_task import SamTask
+
+
+class AutoSamTask(SamTask):
+    name = "autosam"
+    find_unused_parameters = False
+
+    def __init__(self, config: SamTrainConfig) -> None:
+        model = config.model
+        if model.sam_checkpoint is None and model.init_weights is None:
+            raise ConfigError(
+                "AutoSAM drives a frozen SAM: set model.init_weights (a SAMIHS file) or "
+                "model.sam_checkpoint (official SAM .pth)"
+            )
+        super().__init__(config)
+        spec = config.autosam
+        if min(spec.bce_weight, spec.tversky_weight, spec.tversky_alpha, spec.tversky_beta) < 0:
+            raise ConfigError("autosam loss weights and tversky_alpha / tversky_beta must be >= 0")
+        self.loss = BceTverskyLoss(
+            spec.bce_weight, spec.tversky_weight, spec.tversky_alpha, spec.tversky_beta
+        )
+
+    def build_model(self) -> AutoSAM:
+        sam = super().build_model()
+        spec = self.config.autosam
+        try:
+            return build_autosam(sam, spec.encoder, spec.checkpoint, spec.decoder_dim)
+        except ValueError as error:
+            if type(error) is not ValueError:
+                raise  # CheckpointError: already one line naming the file
+            raise ConfigError(f"autosam: {error}") from None
+
+    def compute_loss(self, model: nn.Module, batch: dict, device: torch.device) -> torch.Tensor:
+        return self.loss(model(batch["image"].to(device)), batch["target"].to(device))
+
+    def predictor(self, model: nn.Module, device: torch.device) -> AutoSamPredictor:
+        return AutoSamPredictor(model, device)
+
+    def save_weights(self, model: nn.Module, path: Path) -> None:
+        save_autosam_weights(model, path)
+
+    def load_weights(self, model: nn.Module, path: Path) -> None:
+        model.prompt_net.load_state_dict(load_autosam(path, model.sam).prompt_net.state_dict())
+
+
+class AutoSamPredictor:
+    """AutoSAM frame by frame (no prompt needed)."""
+
+    def __init__(self, model: AutoSAM, device: torch.device | str = "cpu") -> None:
+        self.model = model
+        self.device = torch.device(device)
+
+    @torch.inference_mode()
+    def predict_video(self, video: Video) -> Iterator[np.ndarray]:
+        self.model.eval()
+        size = self.model.config.image_size
+        for record in video.frames:
+            frame = read_frame(record.image)
+            image, _ = preprocess_frame(frame, size, "BGR", self.device)
+            logits = self.model(image)
+            geometry = FrameGeometry(frame.shape[:2], size)
+            yield logits_to_frame(logits.float(), geometry)[0, 0].sigmoid().cpu().numpy()
+
+
+def make_sam_task(config: SamTrainConfig) -> SamTask:
+    """The task for `polyp-train sam`: AutoSAM's for prompt.source autosam, else SAMIHS's."""
+    return AutoSamTask(config) if config.prompt.source == "autosam" else SamTask(config)
