@@ -1,15 +1,18 @@
 """`polyp-eval --model PATH... --data DIR`: load the weights, predict every frame, score.
 
 --model takes a folder holding `samihs.safetensors` and/or `pns_plus.safetensors`, or weight
-files (told apart by their metadata). PNS+ + SAMIHS: the deployed pipeline (models.PolypSegmenter,
+files (told apart by their metadata); a bundle folder's bundle.json prompt settings apply.
+PNS+ + SAMIHS: the deployed pipeline (models.PolypSegmenter,
 frame by frame, reset per video). PNS+ alone: PNS+'s own maps (offline 5-frame chunks).
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
+from models.prompts import PromptConfig
 from models.samihs import SAMIHS, load_samihs
 from models.samihs.checkpoint import read_samihs_config
 from models.segmenter import PolypSegmenter
@@ -40,7 +43,8 @@ def predict_and_score(
     pns = pns.to(target)
     if sam_file is not None:
         samihs = load_samihs_for_eval(sam_file, sam_checkpoint).to(target)
-        predictor = PipelinePredictor(PolypSegmenter(pns, samihs))
+        prompt_config = bundle_prompt_config(weights)
+        predictor = PipelinePredictor(PolypSegmenter(pns, samihs, prompt_config))
     else:
         predictor = PnsPredictor(pns, target)
     videos = find_dataset(data)
@@ -48,6 +52,20 @@ def predict_and_score(
         folder = Path(out) if out else Path(scratch)
         write_predictions(predictor, videos, folder, progress=progress)
         return evaluate_folders(folder, data)
+
+
+def bundle_prompt_config(paths: list[Path]) -> PromptConfig | None:
+    """The prompt settings of a model bundle folder (its bundle.json), so a bundle is scored
+    with the prompts the app will use; None (the defaults) for loose weight files."""
+    for path in paths:
+        manifest = path / "bundle.json"
+        if path.is_dir() and manifest.is_file():
+            try:
+                values = json.loads(manifest.read_text()).get("prompts") or {}
+                return PromptConfig(**values)
+            except (ValueError, TypeError, AttributeError) as error:
+                raise UserError(f"{manifest}: bad prompt settings ({error})") from None
+    return None
 
 
 def find_weights(paths: list[Path]) -> tuple[Path | None, Path]:
