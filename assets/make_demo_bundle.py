@@ -2,6 +2,7 @@
 
 Run after the two `polyp-train` runs of assets/MODEL_CARD.md:
   python assets/make_demo_bundle.py runs/demo_sam/best.safetensors runs/demo_pns/best.safetensors
+Prompts: box + point per PNS+ component (the SAMIHS run trained with GT box + point prompts).
 """
 
 from __future__ import annotations
@@ -23,10 +24,16 @@ def main() -> None:
     parser.add_argument("pns", type=Path, help="PNS+ weight file")
     parser.add_argument("--out", type=Path, default=ASSETS / "model")
     parser.add_argument("--threshold", type=float, default=0.5, help="PNS+ prompt threshold")
+    parser.add_argument(
+        "--mask-prompt",
+        action="store_true",
+        help="also give SAM the PNS+ map as a dense prompt (the demo SAMIHS was trained without)",
+    )
     args = parser.parse_args()
     samihs = load_samihs(args.samihs)
     pns, backbone = load_pns_weights(args.pns)
-    save_bundle(args.out, pns, samihs, backbone, PromptConfig(threshold=args.threshold))
+    prompts = PromptConfig(threshold=args.threshold, use_mask=args.mask_prompt)
+    save_bundle(args.out, pns, samihs, backbone, prompts)
     print(f"wrote {args.out}")
 
 
