@@ -182,7 +182,7 @@ def build_stream_segmenter(model: str | Path | None, backend: str = "auto") -> S
     if model is None:
         if not DEMO_MODEL_DIR.is_dir():
             raise BundleError(
-                f"no bundled demo model at {DEMO_MODEL_DIR} yet; pass --model DIR (a folder "
+                f"no bundled demo model at {DEMO_MODEL_DIR}; pass --model DIR (a folder "
                 "written by polyp-export or by training)"
             )
         model = DEMO_MODEL_DIR

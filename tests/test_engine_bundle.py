@@ -104,11 +104,16 @@ def test_trainable_only_samihs_needs_its_base_checkpoint(
     assert_one_line(error, "base_checkpoint")
 
 
-def test_the_demo_model_is_not_bundled_yet() -> None:
-    from engine.stream import DEMO_MODEL_DIR
+def test_no_model_means_the_bundled_demo_model(real_clip) -> None:
+    segmenter = build_stream_segmenter(None, backend="torch")
+    result = segmenter.process(real_clip[0][0])
+    assert result.probability.shape == real_clip[0][0].shape[:2]
 
-    if DEMO_MODEL_DIR.is_dir():
-        pytest.skip("a demo model is bundled now")
+
+def test_a_missing_demo_model_is_a_one_line_error(monkeypatch, tmp_path) -> None:
+    import engine.stream
+
+    monkeypatch.setattr(engine.stream, "DEMO_MODEL_DIR", tmp_path / "assets" / "model")
     with pytest.raises(BundleError) as error:
         build_stream_segmenter(None)
     assert_one_line(error, "assets/model", "--model")
