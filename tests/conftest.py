@@ -74,3 +74,13 @@ def long_clip(real_clip, tmp_path_factory) -> Path:
 
     frames = [frame for frame, _ in real_clip]
     return encode_clip(tmp_path_factory.mktemp("long") / "long.mkv", frames, fps=25, repeat=16)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models gain little from a second thread, and with other processes on the 2 cores
+    OpenMP's spinning threads can stall a run many times over: train on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

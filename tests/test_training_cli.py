@@ -9,7 +9,6 @@ from pathlib import Path
 
 import cv2
 import pytest
-import torch
 
 from training.cli import eval_main, train_main
 
@@ -17,14 +16,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "cvc-clinicdb"
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain little from a second thread, and with other processes on the 2 cores
-    OpenMP's spinning threads can stall a run many times over: train on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def write_config(path: Path, data: Path, extra: str = "") -> Path:

@@ -22,21 +22,11 @@ from training.config import load_config
 from training.evaluate.predict import score_predictor
 from training.trainer import PnsTask, SamTask, train
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 MARGIN = 0.15
 CVC = "cvc-clinicdb"
 VAL_CASES = [f"seq{n}" for n in range(25, 30)]
-
-
-@pytest.fixture(scope="module")
-def one_thread():
-    """Small tensors gain little from a second thread, and other processes share the 2 cores:
-    one thread avoids OpenMP oversubscription stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +70,7 @@ def data_overrides(shared_data: Path, repeat: int) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def pns_run(shared_data: Path, tmp_path_factory, one_thread):
+def pns_run(shared_data: Path, tmp_path_factory):
     out = tmp_path_factory.mktemp("pns")
     return out, *train_and_score(
         "pns",
@@ -98,7 +88,7 @@ def pns_run(shared_data: Path, tmp_path_factory, one_thread):
 
 
 @pytest.fixture(scope="module")
-def sam_run(shared_data: Path, tmp_path_factory, one_thread):
+def sam_run(shared_data: Path, tmp_path_factory):
     out = tmp_path_factory.mktemp("sam")
     return out, *train_and_score(
         "sam",

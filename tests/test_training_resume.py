@@ -19,14 +19,7 @@ from training.trainer import PnsTask, SamTask, train
 FIXTURE = Path(__file__).parent / "fixtures" / "cvc-clinicdb"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain little from a second thread, and with other processes on the 2 cores
-    OpenMP's spinning threads can stall a run many times over: train on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def overrides(kind: str, out_dir: Path, epochs: int, base: Path | None) -> list[str]:
