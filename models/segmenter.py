@@ -16,7 +16,7 @@ import torch
 from .autosam import AutoSAMPromptNet, check_compatible, decode_dense
 from .pns_plus import PNSPlus, StreamingPNS, frame_to_input
 from .prompts import PromptConfig, Prompts, prompts_from_probability
-from .samihs import SAMIHS, logits_to_frame, preprocess_frame
+from .samihs import SAMIHS, preprocess_frame, probability_in_frame
 
 PromptSource = Literal["pns", "autosam", "gt-point", "gt-box"]
 PROMPT_SOURCES: tuple[str, ...] = ("pns", "autosam", "gt-point", "gt-box")
@@ -126,7 +126,7 @@ class PolypSegmenter:
         else:
             image, geometry = preprocess_frame(frame, image_size, self.channel_order, device)
             logits = self._segment_components(image, prompts, device)
-            probability = logits_to_frame(logits, geometry)[0, 0].sigmoid().float().cpu().numpy()
+            probability = probability_in_frame(logits, geometry)
         return Segmentation(
             probability=probability,
             mask=probability > 0.5,
@@ -162,7 +162,7 @@ class PolypSegmenter:
         )
         embedding = self.samihs.image_encoder(image)
         logits = decode_dense(self.samihs, embedding, self.autosam(image))
-        probability = logits_to_frame(logits, geometry)[0, 0].sigmoid().float().cpu().numpy()
+        probability = probability_in_frame(logits, geometry)
         frame_size = (frame.shape[0], frame.shape[1])
         no_prompts = prompts_from_probability(
             np.zeros((1, 1), np.float32), frame_size, self.samihs.config.image_size

@@ -5,7 +5,7 @@ from .checkpoint import load_pretrained, load_samihs_weights, save_samihs_weight
 from .config import SAMIHS_VARIANTS, SAMIHSConfig
 from .model import SAMIHS, is_trainable_key
 from .summary import format_parameter_summary, parameter_groups
-from .transforms import FrameGeometry, logits_to_frame, preprocess_frame
+from .transforms import FrameGeometry, logits_to_frame, preprocess_frame, probability_in_frame
 
 __all__ = [
     "SAMIHS",
@@ -21,6 +21,7 @@ __all__ = [
     "logits_to_frame",
     "parameter_groups",
     "preprocess_frame",
+    "probability_in_frame",
     "samihs_config",
     "save_samihs_weights",
 ]

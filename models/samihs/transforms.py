@@ -102,3 +102,8 @@ def logits_to_frame(logits: torch.Tensor, geometry: FrameGeometry) -> torch.Tens
     upscaled = F.interpolate(logits, (size, size), mode="bilinear", align_corners=False)
     cropped = upscaled[..., :resized_h, :resized_w]
     return F.interpolate(cropped, geometry.frame_size, mode="bilinear", align_corners=False)
+
+
+def probability_in_frame(logits: torch.Tensor, geometry: FrameGeometry) -> np.ndarray:
+    """Logits (1, 1, h, w) in SAM's padded square -> (H, W) float32 probability in the frame."""
+    return logits_to_frame(logits.float(), geometry)[0, 0].sigmoid().cpu().numpy()

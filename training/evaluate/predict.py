@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from models.pns_plus import CLIP_FRAMES, PNSPlus
-from models.samihs import SAMIHS, FrameGeometry, logits_to_frame
+from models.samihs import SAMIHS, FrameGeometry, probability_in_frame
 from models.segmenter import PolypSegmenter
 
 from ..data.clips import resize_frame
@@ -101,8 +101,7 @@ class SamPredictor:
                 yield np.zeros(frame.shape[:2], np.float32)  # no component: SAM is skipped
                 continue
             logits = self.model(**sam_inputs(sample, self.settings, self.device, batched=False))
-            geometry = FrameGeometry(frame.shape[:2], size)
-            yield logits_to_frame(logits.float(), geometry)[0, 0].sigmoid().cpu().numpy()
+            yield probability_in_frame(logits, FrameGeometry(frame.shape[:2], size))
 
 
 def sam_inputs(

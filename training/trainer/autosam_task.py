@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from models.autosam import AutoSAM, build_autosam, load_autosam, save_autosam_weights
-from models.samihs import FrameGeometry, logits_to_frame, preprocess_frame
+from models.samihs import preprocess_frame, probability_in_frame
 
 from ..config import SamTrainConfig
 from ..data.files import read_frame
@@ -77,10 +77,8 @@ class AutoSamPredictor:
         size = self.model.config.image_size
         for record in video.frames:
             frame = read_frame(record.image)
-            image, _ = preprocess_frame(frame, size, "BGR", self.device)
-            logits = self.model(image)
-            geometry = FrameGeometry(frame.shape[:2], size)
-            yield logits_to_frame(logits.float(), geometry)[0, 0].sigmoid().cpu().numpy()
+            image, geometry = preprocess_frame(frame, size, "BGR", self.device)
+            yield probability_in_frame(self.model(image), geometry)
 
 
 def make_sam_task(config: SamTrainConfig) -> SamTask:
