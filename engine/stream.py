@@ -20,7 +20,7 @@ import torch
 
 from models.pns_plus import CLIP_FRAMES
 from models.prompts import PromptConfig, prompts_from_probability
-from models.samihs import logits_to_frame
+from models.samihs import probability_in_frame
 
 from .bundle import BundleError, ModelBundle, load_bundle
 from .cut_detector import CutDetector
@@ -141,8 +141,7 @@ class StreamSegmenter:
             embeddings = self.runner.encode_image(image)
             logits = self.runner.decode(embeddings, sam_prompt).amax(dim=0, keepdim=True)
             sam_ms = clock.lap()
-            frame_logits = logits_to_frame(logits, geometry)[0, 0]
-            probability = frame_logits.sigmoid().float().cpu().numpy()
+            probability = probability_in_frame(logits, geometry)
         mask = probability > 0.5
         boxes = prompts.to_frame().boxes
         postprocess_ms = clock.lap()
