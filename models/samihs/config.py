@@ -21,6 +21,8 @@ class SAMIHSConfig:
     released_window_order: bool = False
     patch_size: int = 16
     prompt_embed_dim: int = 256
+    # A CNN trunk (models.backbones) instead of the ViT: the ViT fields are then unused.
+    backbone: str | None = None
 
     @property
     def embedding_size(self) -> int:
@@ -50,6 +52,7 @@ class VariantSpec:
     global_attn_indexes: tuple[int, ...]
     default_image_size: int = 1024
     default_window_size: int = 14
+    backbone: str | None = None
 
 
 # SAM's three released encoders, plus a small ViT for CPU use. `vit_t` is this project's own
@@ -60,4 +63,9 @@ SAMIHS_VARIANTS: dict[str, VariantSpec] = {
     "vit_l": VariantSpec(1024, 24, 16, (5, 11, 17, 23)),
     "vit_b": VariantSpec(768, 12, 12, (2, 5, 8, 11)),
     "vit_t": VariantSpec(192, 6, 3, (2, 5), default_image_size=256, default_window_size=8),
+    # Not SAM's encoder: SAM's prompt encoder and mask decoder on an ImageNet-pretrained
+    # EfficientNet-Lite0 (models/samihs/cnn_encoder.py); the CPU demo model's.
+    "efficientnet_lite0": VariantSpec(
+        0, 0, 0, (), default_image_size=256, default_window_size=0, backbone="efficientnet_lite0"
+    ),
 }

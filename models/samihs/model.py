@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from segment_anything.modeling import MaskDecoder, PromptEncoder, TwoWayTransformer
 from torch import nn
 
+from .cnn_encoder import CNNImageEncoder
 from .config import SAMIHSConfig
 from .image_encoder import SAMIHSImageEncoder
 from .transforms import LOW_RES_SIZE
@@ -19,6 +20,26 @@ _ADAPTER_MARKERS = ("_projection.", "attn_adapter.", "mlp_adapter.")
 _TRAINABLE_MODULES = ("prompt_encoder.", "mask_decoder.")
 
 
+def _image_encoder(config: SAMIHSConfig, pretrained_backbone: bool) -> nn.Module:
+    """The ViT with PR adapters, or for a CNN variant (config.backbone) the CNN encoder."""
+    if config.backbone is not None:
+        return CNNImageEncoder(config.backbone, config.prompt_embed_dim,
+                               pretrained=pretrained_backbone)
+    return SAMIHSImageEncoder(
+        img_size=config.image_size,
+        embed_dim=config.embed_dim,
+        depth=config.depth,
+        num_heads=config.num_heads,
+        global_attn_indexes=config.global_attn_indexes,
+        window_size=config.window_size,
+        adapter_dim=config.adapter_dim,
+        tied=config.tied_adapter,
+        released_window_order=config.released_window_order,
+        patch_size=config.patch_size,
+        out_chans=config.prompt_embed_dim,
+    )
+
+
 def is_trainable_key(name: str) -> bool:
     """True for parameters (and buffers) that fine-tuning updates and adapter files hold."""
     if name.startswith(_TRAINABLE_MODULES):
@@ -29,23 +50,11 @@ def is_trainable_key(name: str) -> bool:
 class SAMIHS(nn.Module):
     """SAM with Parameter-Refactoring adapters; one mask per image (multimask off)."""
 
-    def __init__(self, config: SAMIHSConfig) -> None:
+    def __init__(self, config: SAMIHSConfig, pretrained_backbone: bool = False) -> None:
         super().__init__()
         self.config = config
         grid = config.embedding_size
-        self.image_encoder = SAMIHSImageEncoder(
-            img_size=config.image_size,
-            embed_dim=config.embed_dim,
-            depth=config.depth,
-            num_heads=config.num_heads,
-            global_attn_indexes=config.global_attn_indexes,
-            window_size=config.window_size,
-            adapter_dim=config.adapter_dim,
-            tied=config.tied_adapter,
-            released_window_order=config.released_window_order,
-            patch_size=config.patch_size,
-            out_chans=config.prompt_embed_dim,
-        )
+        self.image_encoder = _image_encoder(config, pretrained_backbone)
         self.prompt_encoder = PromptEncoder(
             embed_dim=config.prompt_embed_dim,
             image_embedding_size=(grid, grid),

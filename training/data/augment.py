@@ -8,6 +8,8 @@ Randomness comes from torch's global generator; datasets seed it per sample.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
@@ -74,3 +76,81 @@ def still_to_clip(
         images.append(warped_image.as_subclass(torch.Tensor))
         masks.append(warped_mask.as_subclass(torch.Tensor))
     return tv_tensors.Video(torch.stack(images)), tv_tensors.Mask(torch.stack(masks))
+
+
+class ScaleRotateFlipCrop:
+    """The geometric half of the small-data recipe, one draw per call shared by every input:
+    a quarter turn (0-3), a small extra rotation, horizontal and vertical flips, then a random
+    crop of `scale` of the area (aspect jittered by `ratio`) resized back to the input's size.
+    Masks follow by tv_tensors type (nearest-neighbour resize, zero fill)."""
+
+    def __init__(
+        self,
+        scale: tuple[float, float] = (0.5, 1.0),
+        ratio: tuple[float, float] = (0.75, 1.333),
+        degrees: float = 15.0,
+    ) -> None:
+        self.scale, self.ratio, self.degrees = scale, ratio, degrees
+
+    def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        height, width = inputs[0].shape[-2:]
+        quarter_turns = int(torch.randint(0, 4, ()))
+        angle = 90.0 * quarter_turns + float(torch.empty(()).uniform_(-self.degrees, self.degrees))
+        hflip, vflip = (bool(flag) for flag in torch.rand(2) < 0.5)
+        area = float(torch.empty(()).uniform_(*self.scale))
+        low, high = (math.log(r) for r in self.ratio)
+        aspect = math.exp(float(torch.empty(()).uniform_(low, high)))
+        outputs = []
+        turned_size = None
+        for item in inputs:
+            item = TF.rotate(item, angle, expand=True)
+            if hflip:
+                item = TF.horizontal_flip(item)
+            if vflip:
+                item = TF.vertical_flip(item)
+            outputs.append(item)
+            turned_size = item.shape[-2:]
+        turned_h, turned_w = turned_size
+        crop_w = min(turned_w, max(1, round((area * turned_h * turned_w * aspect) ** 0.5)))
+        crop_h = min(turned_h, max(1, round((area * turned_h * turned_w / aspect) ** 0.5)))
+        top = int(torch.randint(0, turned_h - crop_h + 1, ()))
+        left = int(torch.randint(0, turned_w - crop_w + 1, ()))
+        return tuple(
+            TF.resize(TF.crop(item, top, left, crop_h, crop_w), [height, width], antialias=True)
+            for item in outputs
+        )
+
+
+class FirstInputOnly:
+    """Applies a photometric transform to the first input (the frames) and passes the rest
+    (masks, maps) through unchanged."""
+
+    def __init__(self, transform: v2.Transform) -> None:
+        self.transform = transform
+
+    def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return (self.transform(inputs[0]), *inputs[1:])
+
+
+def small_data_augmentation() -> v2.Compose:
+    """The recipe for fine-tuning pretrained networks on ~1,500 polyp images: scale/crop,
+    rotations, flips, colour and blur, one draw per clip (or frame) shared by its masks."""
+    photometric = v2.Compose(
+        [
+            v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.25, hue=0.03),
+            v2.RandomApply([v2.GaussianBlur(5, sigma=(0.1, 1.5))], p=0.3),
+        ]
+    )
+    return v2.Compose([ScaleRotateFlipCrop(), FirstInputOnly(photometric)])
+
+
+# Augmentation recipes by name (config key data.recipe).
+RECIPES = ("border-flip", "small-data")
+
+
+def build_augmentation(recipe: str, max_border_crop: int, hflip: bool) -> v2.Compose | None:
+    """The training augmentation of a recipe: "border-flip" (PNS+'s: border crop + flip) or
+    "small-data" (small_data_augmentation)."""
+    if recipe == "small-data":
+        return small_data_augmentation()
+    return clip_augmentation(max_border_crop, hflip)

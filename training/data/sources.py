@@ -16,6 +16,8 @@ class SourceSpec(Protocol):
     cases: list[str] | None
     repeat: int
     maps: str | None
+    names: str | None
+    exclude_names: bool
 
 
 def load_sources(sources: Sequence[SourceSpec], what: str) -> list[Video]:
@@ -34,6 +36,8 @@ def load_sources(sources: Sequence[SourceSpec], what: str) -> list[Video]:
         if source.repeat < 1:
             raise DataError(f"{source.root}: repeat must be >= 1, got {source.repeat}")
         found = find_dataset(source.root, source.cases)
+        if source.names is not None:
+            found = select_images(found, source.root, source.names, source.exclude_names)
         if source.maps is not None:
             maps = Path(source.maps)
             if not maps.is_dir():
@@ -43,3 +47,25 @@ def load_sources(sources: Sequence[SourceSpec], what: str) -> list[Video]:
             found = [dataclasses.replace(video, maps=maps) for video in found]
         videos.extend(found * source.repeat)
     return videos
+
+
+def read_names(path: str | Path) -> list[str]:
+    """Image names, one per line, from a split file (blank lines and # comments ignored)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: split file not found; check the names: path")
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line]
+
+
+def select_images(
+    videos: list[Video], root: str, names_file: str | Path, exclude: bool
+) -> list[Video]:
+    """The image-folder videos named in `names_file` (or, with `exclude`, all the others)."""
+    if not all(video.still for video in videos):
+        raise DataError(f"{root}: names: selects images of an image folder; use cases: for videos")
+    names = set(read_names(names_file))
+    unknown = names - {video.name for video in videos}
+    if unknown:
+        raise DataError(f"{names_file}: {len(unknown)} names not in {root}, first: {min(unknown)}")
+    return [video for video in videos if (video.name in names) != exclude]

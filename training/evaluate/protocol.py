@@ -1,7 +1,8 @@
 """The SUN-SEG video protocol: frames sorted, first and last dropped, per-video then across-video
 averaging (each video counts once), then mean / max over the 256 thresholds of each curve.
 
-Image-folder data are scored with one "video" per image and nothing dropped.
+Image-folder data are scored with one "video" per image and nothing dropped. Videos are also
+measured for flicker (training.evaluate.flicker).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import DataError
+from .flicker import Flicker, summarise_flicker, video_flicker
 from .frame_metrics import FrameScores, score_frame
 
 Frame = tuple[np.ndarray, np.ndarray] | Callable[[], tuple[np.ndarray, np.ndarray]]
@@ -64,6 +66,7 @@ class Report:
     frames_total: int
     drop_ends: bool  # False when every "video" is an image-folder image
     notes: list[str] = field(default_factory=list)
+    flicker: Flicker | None = None  # None for image-folder data
 
     @property
     def frames_scored(self) -> int:
@@ -77,6 +80,7 @@ class Report:
             "frames_scored": self.frames_scored,
             "notes": list(self.notes),
             "metrics": {key: self.metrics[key] for key, _ in METRIC_ORDER},
+            "flicker": None if self.flicker is None else self.flicker.to_dict(),
             "per_video": {
                 v.name: {"frames_scored": v.frames_scored, **v.metrics()} for v in self.videos
             },
@@ -123,11 +127,15 @@ def score_videos(videos: Sequence[VideoFrames]) -> Report:
     Raises:
       DataError: when no video has a frame left to score.
     """
-    results, notes = [], []
+    results, notes, flickers = [], [], []
     total = stills = 0
     for name, frames, still in videos:
         total += len(frames)
         stills += int(still)
+        if not still:
+            measured = video_flicker([(f() if callable(f) else f)[0] for f in frames])
+            if measured is not None:
+                flickers.append(measured)
         scored = score_video(name, frames, drop_ends=not still)
         if scored is None:
             notes.append(
@@ -144,7 +152,14 @@ def score_videos(videos: Sequence[VideoFrames]) -> Report:
         )
     scalars = {k: float(np.mean([v.scalars[k] for v in results])) for k in _SCALARS}
     curves = {k: np.mean([v.curves[k] for v in results], axis=0) for k in _CURVES}
-    return Report(_summarise(scalars, curves), results, total, stills < len(videos), notes)
+    return Report(
+        _summarise(scalars, curves),
+        results,
+        total,
+        stills < len(videos),
+        notes,
+        summarise_flicker(flickers),
+    )
 
 
 def _summarise(scalars: Mapping[str, float], curves: Mapping[str, np.ndarray]) -> dict[str, float]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ..config import LossConfig
+from torchvision.transforms import v2
+
+from ..config import DataConfig, LossConfig
+from ..data.augment import RECIPES, build_augmentation
 from ..errors import ConfigError
 from ..losses import SegmentationLoss
 
@@ -23,3 +26,12 @@ def build_loss(config: LossConfig, from_logits: bool) -> SegmentationLoss:
         config.boundary_form,
         from_logits,
     )
+
+
+def train_augmentation(data: DataConfig) -> v2.Compose | None:
+    """The configured training augmentation (data.augment, data.recipe), or None."""
+    if data.recipe not in RECIPES:
+        raise ConfigError(f"data.recipe must be one of {', '.join(RECIPES)}, got {data.recipe!r}")
+    if not data.augment:
+        return None
+    return build_augmentation(data.recipe, data.max_border_crop, data.hflip)

@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from ..config import TrainConfig, to_dict
+from ..config import OptimConfig, TrainConfig, to_dict
 from ..errors import ConfigError
 from ..evaluate.predict import score_predictor
 from ..evaluate.protocol import METRIC_ORDER, Report
@@ -68,13 +68,11 @@ class Trainer:
         self.parameters = [p for p in self.model.parameters() if p.requires_grad]
         optim = config.optim
         self.optimizer = torch.optim.Adam(
-            self.parameters, lr=optim.lr, weight_decay=optim.weight_decay
+            parameter_groups(self.model, getattr(task, "pretrained_prefixes", ()), optim),
+            lr=optim.lr,
+            weight_decay=optim.weight_decay,
         )
-        self.scheduler = None
-        if optim.step_size:
-            self.scheduler = torch.optim.lr_scheduler.StepLR(
-                self.optimizer, optim.step_size, optim.gamma
-            )
+        self.scheduler = build_scheduler(self.optimizer, optim)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
         self.dataset = task.train_dataset()
         self.val_videos = task.val_videos()
@@ -240,3 +238,37 @@ class Trainer:
         checkpoint.set_rng_state(state["rng"])
         self.start_epoch = int(state["epoch"])
         self.best = state["best"]
+
+
+def parameter_groups(
+    model: nn.Module, pretrained_prefixes: tuple[str, ...], optim: OptimConfig
+) -> list[dict]:
+    """Trainable parameters in two Adam groups: the pretrained backbone's (names starting with
+    one of `pretrained_prefixes`) at lr * pretrained_lr_scale, and the rest at lr."""
+    pretrained, fresh = [], []
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            (pretrained if name.startswith(pretrained_prefixes) else fresh).append(parameter)
+    groups = [{"params": fresh, "lr": optim.lr}]
+    if pretrained:
+        groups.append({"params": pretrained, "lr": optim.lr * optim.pretrained_lr_scale})
+    return groups
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, optim: OptimConfig
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """Per-epoch learning-rate schedule: StepLR (schedule step, step_size set), cosine from 1 to
+    0.01 of each group's lr over the run (schedule cosine), or None (constant)."""
+    if optim.schedule not in ("step", "cosine"):
+        raise ConfigError(f"optim.schedule must be step or cosine, got {optim.schedule!r}")
+    if optim.schedule == "cosine":
+        epochs = max(1, optim.epochs - 1)
+
+        def factor(epoch: int) -> float:
+            return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * min(epoch, epochs) / epochs))
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    if optim.step_size:
+        return torch.optim.lr_scheduler.StepLR(optimizer, optim.step_size, optim.gamma)
+    return None

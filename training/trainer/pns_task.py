@@ -10,19 +10,20 @@ from torch import nn
 from models.pns_plus import BACKBONES, PNSPlus, build_pns_plus, load_checkpoint
 
 from ..config import PnsTrainConfig
-from ..data.augment import clip_augmentation
 from ..data.clips import ClipDataset
 from ..data.layout import Video
 from ..data.sources import load_sources
 from ..errors import ConfigError
 from ..evaluate.predict import PnsPredictor
 from ..model_files import save_pns_weights
-from .common import build_loss
+from .common import build_loss, train_augmentation
 
 
 class PnsTask:
     name = "pns"
     find_unused_parameters = False
+    # The backbone (optim.pretrained_lr_scale applies to it when it starts pretrained).
+    pretrained_prefixes = ("feature_extractor.",)
 
     def __init__(self, config: PnsTrainConfig) -> None:
         self.config = config
@@ -40,11 +41,18 @@ class PnsTask:
 
     def build_model(self) -> PNSPlus:
         spec = self.config.model
-        return build_pns_plus(spec.checkpoint, spec.backbone, self.input_size)
+        try:
+            return build_pns_plus(
+                spec.checkpoint, spec.backbone, self.input_size, spec.pretrained_backbone
+            )
+        except ValueError as error:
+            if type(error) is not ValueError:
+                raise
+            raise ConfigError(f"model: {error}") from None
 
     def train_dataset(self) -> ClipDataset:
         data = self.config.data
-        augment = clip_augmentation(data.max_border_crop, data.hflip) if data.augment else None
+        augment = train_augmentation(data)
         return ClipDataset(
             load_sources(data.train, "train"), self.input_size, augment, seed=self.config.run.seed
         )

@@ -18,7 +18,6 @@ from models.samihs import (
 )
 
 from ..config import SamTrainConfig
-from ..data.augment import clip_augmentation
 from ..data.layout import Video
 from ..data.sam_frames import SamFrameDataset
 from ..data.sam_prompts import PromptSettings
@@ -26,7 +25,7 @@ from ..data.sources import load_sources
 from ..errors import ConfigError
 from ..evaluate.predict import SamPredictor, sam_inputs
 from ..losses import SegmentationLoss
-from .common import build_loss
+from .common import build_loss, train_augmentation
 
 PROMPT_SOURCES = ("gt", "gt-point", "gt-box", "pns", "autosam")
 
@@ -65,6 +64,8 @@ def prompt_settings(config: SamTrainConfig) -> PromptSettings:
 class SamTask:
     name = "sam"
     find_unused_parameters = True
+    # The CNN variants' ImageNet trunk (optim.pretrained_lr_scale applies to it).
+    pretrained_prefixes = ("image_encoder.trunk.",)
 
     def __init__(self, config: SamTrainConfig) -> None:
         self.config = config
@@ -101,6 +102,7 @@ class SamTask:
                 spec.sam_checkpoint,
                 spec.init_weights,
                 window_size=spec.window_size,
+                pretrained_backbone=spec.pretrained_backbone,
             )
         except ValueError as error:
             if type(error) is not ValueError:
@@ -113,7 +115,7 @@ class SamTask:
 
     def train_dataset(self) -> SamFrameDataset:
         data = self.config.data
-        augment = clip_augmentation(data.max_border_crop, data.hflip) if data.augment else None
+        augment = train_augmentation(data)
         return SamFrameDataset(
             load_sources(data.train, "train"),
             self._image_size(),

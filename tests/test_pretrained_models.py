@@ -1,0 +1,65 @@
+"""The demo model's architecture: PNS+ on an EfficientNet-Lite0 backbone and SAM's decoder on an
+EfficientNet-Lite0 image encoder, through a bundle, on both CPU back ends."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from engine import StreamSegmenter
+from engine.bundle import load_bundle, save_bundle
+from models import build_pns_plus, build_samihs, load_samihs
+from models.samihs import save_samihs_weights
+
+pytest_plugins = ("engine_helpers",)
+
+Clip = list[tuple[np.ndarray, np.ndarray]]
+
+
+@pytest.fixture(scope="module")
+def lite_bundle(real_clip: Clip, tmp_path_factory, engine_cache, one_torch_thread):
+    from engine_helpers import calibrate_batch_norm
+
+    torch.manual_seed(0)
+    frames = [frame for frame, _ in real_clip]
+    pns = build_pns_plus(None, "efficientnet_lite0", (256, 320), pretrained_backbone=True)
+    pns = calibrate_batch_norm(pns, frames)
+    sam = build_samihs("efficientnet_lite0", pretrained_backbone=True)
+    path = save_bundle(tmp_path_factory.mktemp("lite"), pns, sam, "efficientnet_lite0")
+    return load_bundle(path)
+
+
+def test_cnn_variant_weight_file_round_trip(tmp_path, one_torch_thread) -> None:
+    model = build_samihs("efficientnet_lite0", pretrained_backbone=True)
+    assert model.config.backbone == "efficientnet_lite0" and model.config.embedding_size == 16
+    save_samihs_weights(model, tmp_path / "sam.safetensors", contents="all")
+    loaded = load_samihs(tmp_path / "sam.safetensors")
+    image = torch.randn(1, 3, 256, 256)
+    box = torch.tensor([[40.0, 50.0, 160.0, 170.0]])
+    with torch.inference_mode():
+        assert torch.equal(model(image, boxes=box), loaded(image, boxes=box))
+        assert loaded.image_encoder(image).shape == (1, 256, 16, 16)
+
+
+def test_pretrained_backbone_only_for_cnn_variants() -> None:
+    with pytest.raises(ValueError, match="no pretrained CNN backbone"):
+        build_samihs("vit_t", pretrained_backbone=True)
+    with pytest.raises(ValueError, match="no packaged ImageNet weights"):
+        build_pns_plus(backbone="resnet18", pretrained_backbone=True)
+
+
+def test_onnxruntime_equals_torch_on_the_lite_bundle(real_clip: Clip, lite_bundle) -> None:
+    torch_stream = StreamSegmenter(lite_bundle, backend="torch-cpu")
+    onnx_stream = StreamSegmenter(lite_bundle, backend="onnxruntime-cpu")
+    sam_frames = 0
+    for frame, _ in real_clip:
+        expected = torch_stream.process(frame)
+        result = onnx_stream.process(frame)
+        assert np.abs(result.pns_probability - expected.pns_probability).max() < 1e-4
+        assert result.pns_probability.shape == (256, 320)
+        assert len(result.boxes) == len(expected.boxes)
+        if expected.sam_ran:
+            sam_frames += 1
+            assert np.abs(result.probability - expected.probability).max() < 1e-3
+    assert sam_frames > 0  # not vacuous: SAM ran on some frames
