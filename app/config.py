@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 
-class ConfigError(ValueError):
+class SettingsError(ValueError):
     """A setting that cannot be used; the message names the setting and the fix."""
 
 
@@ -25,7 +25,7 @@ class LiveConfig:
     fps: float | None = None  # device: requested rate; file: playback rate (default: the file's)
     fourcc: str | None = None  # device pixel format, e.g. MJPG or YUYV
     loop: bool = False  # files: start again at the end instead of stopping
-    realtime: bool = True  # files: play at the source rate; False = as fast as possible (batch)
+    realtime: bool = True  # files: play at the source rate; False = --every-frame (exact, offline)
     max_frames: int | None = None
     reconnect_initial_s: float = 0.5  # device/stream lost: first retry delay, doubled each try
     reconnect_max_s: float = 8.0
@@ -51,27 +51,27 @@ class LiveConfig:
     fullscreen: bool = False
 
     def validate(self) -> LiveConfig:
-        """Returns self, or raises ConfigError naming the bad setting and the fix."""
+        """Returns self, or raises SettingsError naming the bad setting and the fix."""
         if not self.source:
-            raise ConfigError("no source given; pass --source FILE|INDEX|/dev/videoN|URL")
+            raise SettingsError("no source given; pass --source FILE|INDEX|/dev/videoN|URL")
         if not 0.0 <= self.overlay_opacity <= 1.0:
-            raise ConfigError(f"overlay_opacity {self.overlay_opacity} is outside 0..1")
+            raise SettingsError(f"overlay_opacity {self.overlay_opacity} is outside 0..1")
         if self.threshold is not None and not 0.0 < self.threshold < 1.0:
-            raise ConfigError(f"threshold {self.threshold} is outside (0, 1)")
+            raise SettingsError(f"threshold {self.threshold} is outside (0, 1)")
         if self.stale_after_s <= 0 or self.hide_after_s < self.stale_after_s:
-            raise ConfigError("need 0 < stale_after_s <= hide_after_s")
+            raise SettingsError("need 0 < stale_after_s <= hide_after_s")
         if self.container not in ("mkv", "mp4"):
-            raise ConfigError(f"container {self.container!r} is not mkv or mp4")
+            raise SettingsError(f"container {self.container!r} is not mkv or mp4")
         if self.fourcc is not None and len(self.fourcc) != 4:
-            raise ConfigError(f"fourcc {self.fourcc!r} must have 4 characters, e.g. MJPG or YUYV")
+            raise SettingsError(f"fourcc {self.fourcc!r} must have 4 characters, e.g. MJPG or YUYV")
         for name in ("width", "height", "fps"):
             value = getattr(self, name)
             if value is not None and value <= 0:
-                raise ConfigError(f"{name} must be positive, got {value}")
+                raise SettingsError(f"{name} must be positive, got {value}")
         if self.max_frames is not None and self.max_frames < 1:
-            raise ConfigError("max_frames must be at least 1")
+            raise SettingsError("max_frames must be at least 1")
         if self.recorder_queue < 1:
-            raise ConfigError("recorder_queue must be at least 1")
+            raise SettingsError("recorder_queue must be at least 1")
         parse_color(self.overlay_color)
         return self
 
@@ -91,24 +91,24 @@ def parse_color(text: str) -> tuple[int, int, int]:
             return (parts[0], parts[1], parts[2])
     except ValueError:
         pass
-    raise ConfigError(f"overlay colour {text!r} is not '#RRGGBB' or 'R,G,B'")
+    raise SettingsError(f"overlay colour {text!r} is not '#RRGGBB' or 'R,G,B'")
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Reads a YAML settings file; keys are LiveConfig field names."""
     file = Path(path)
     if not file.is_file():
-        raise ConfigError(f"config file {file} not found")
+        raise SettingsError(f"config file {file} not found")
     try:
         data = yaml.safe_load(file.read_text()) or {}
     except yaml.YAMLError as error:
-        raise ConfigError(f"config file {file} is not valid YAML ({error})") from None
+        raise SettingsError(f"config file {file} is not valid YAML ({error})") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {file} must hold a mapping of setting: value")
+        raise SettingsError(f"config file {file} must hold a mapping of setting: value")
     known = {f.name for f in fields(LiveConfig)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ConfigError(f"config file {file}: unknown settings {', '.join(unknown)}")
+        raise SettingsError(f"config file {file}: unknown settings {', '.join(unknown)}")
     return data
 
 
@@ -120,7 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
         argument_default=None,
     )
     p.add_argument("--source", help="video file, capture device index, /dev/videoN, or URL")
-    p.add_argument("--model", help="model bundle folder or checkpoint(s); default: assets/ demo")
+    p.add_argument(
+        "--model", metavar="DIR",
+        help="model bundle folder (written by polyp-export --out DIR); default: the demo model "
+        "in assets/model",
+    )
     p.add_argument(
         "--backend", metavar="NAME",
         help="auto, tensorrt, torch or onnx (or an engine name such as torch-cpu); default auto",
@@ -129,27 +133,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record-raw", action="store_const", const=True, help="also record raw video")
     p.add_argument(
         "--record-masks", action="store_const", const=True,
-        help="also record the mask shown on each frame (PNG per frame, for scoring)",
+        help="also record the model's probability map of each frame as a grey PNG, "
+        "DIR/<session>_masks/<video>/<frame>.png: the layout polyp-eval --pred reads",
     )
     p.add_argument("--container", choices=["mkv", "mp4"], help="recording container")
     p.add_argument("--headless", action="store_const", const=True, help="no window")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     p.add_argument("--loop", action="store_const", const=True, help="loop a video file")
     p.add_argument(
-        "--fast", dest="realtime", action="store_const", const=False,
-        help="read files as fast as possible instead of at the source rate (batch runs)",
+        "--every-frame", dest="realtime", action="store_const", const=False,
+        help="exact offline mode for files: read as fast as the model goes, every frame shown "
+        "with its own result (for scoring with --record-masks)",
     )
+    p.add_argument("--fast", dest="realtime", action="store_const", const=False,
+                   help="the same as --every-frame")
     p.add_argument("--width", type=int, help="capture width to request from a device")
     p.add_argument("--height", type=int, help="capture height to request from a device")
     p.add_argument("--fps", type=float, help="capture rate (device) or playback rate (file)")
     p.add_argument("--fourcc", help="device pixel format, e.g. MJPG or YUYV")
     p.add_argument("--overlay-color", help="overlay colour '#RRGGBB'")
     p.add_argument("--overlay-opacity", type=float, help="overlay fill opacity 0..1")
-    p.add_argument("--threshold", type=float, help="mask threshold on the probability")
-    p.add_argument("--stale-after", dest="stale_after_s", type=float, metavar="S")
-    p.add_argument("--hide-after", dest="hide_after_s", type=float, metavar="S")
-    p.add_argument("--snapshot-dir", metavar="DIR")
-    p.add_argument("--fullscreen", action="store_const", const=True)
+    p.add_argument(
+        "--threshold", type=float,
+        help="overlay cut on the probability (default: the model's own mask, > 0.5)",
+    )
+    p.add_argument("--stale-after", dest="stale_after_s", type=float, metavar="S",
+                   help="draw a result older than S seconds as stale")
+    p.add_argument("--hide-after", dest="hide_after_s", type=float, metavar="S",
+                   help="hide a result older than S seconds")
+    p.add_argument("--snapshot-dir", metavar="DIR", help="folder for snapshots (key S)")
+    p.add_argument("--fullscreen", action="store_const", const=True, help="start full screen")
     p.add_argument("--config", metavar="YAML", help="settings file (keys as in --print-config)")
     p.add_argument("--print-config", action="store_true", help="print the settings as YAML")
     return p

@@ -10,10 +10,13 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .config import ConfigError, LiveConfig, build_parser, config_from_args, to_yaml
+from .config import LiveConfig, SettingsError, build_parser, config_from_args, to_yaml
 from .sources import CaptureOptions, SourceError, open_source
+
+if TYPE_CHECKING:
+    from engine.stream import Segmenter
 
 USAGE_ERROR = 2
 BACKEND_ALIASES = {"onnx": "onnxruntime"}  # the CLI's short name -> the engine's
@@ -37,7 +40,7 @@ def display_problem() -> str | None:
         "without a window"
 
 
-def build_segmenter(config: LiveConfig) -> Any:
+def build_segmenter(config: LiveConfig) -> Segmenter:
     """The engine's stream segmenter for --model/--backend; ModelError with one line if not."""
     from engine.stream import build_stream_segmenter
 
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         options = CaptureOptions(config.width, config.height, config.fps, config.fourcc)
         source = open_source(config.source, options)
         segmenter = build_segmenter(config)
-    except (ConfigError, SourceError, ModelError) as error:
+    except (SettingsError, SourceError, ModelError) as error:
         return _error(str(error))
     from .pipeline import LivePipeline
 
@@ -88,10 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     seen = _install_stop_signals(stop)
     pipeline = LivePipeline(config, source, segmenter, on_message=_print_message)
     try:
+        pipeline.start()  # the one start of the stream graph, for both front ends
         if config.headless:
             from .headless import run_headless
 
-            pipeline.start()
             run_headless(pipeline, stop)
         else:
             from .window import run_window

@@ -1,220 +1,19 @@
-"""The composition point: the whole stream on one screen.
-
-    source --capture thread--> frames channel --> overlay --> display (window or headless loop)
-                 |                                   ^              \\
-                 +--> inference worker (side branch) +               +--> recorder thread
-                      latest frame wins                                   (own bounded queue)
-
-The display takes the newest captured frame and the newest finished result, whatever its age:
-the picture never waits on the model. A result older than `stale_after_s` is drawn as stale,
-older than `hide_after_s` it is hidden; a model error shows a banner while the video goes on.
-"""
+"""The live pipeline: the stream graph (app/stream_graph.py) plus the user's actions on it, the
+same for the window's keys and for a headless run."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from engine.stream import InferenceWorker
-
-from .annotate import Annotated, Annotator
-from .capture import CapturedFrame, CaptureStage
-from .channel import FrameChannel
-from .config import LiveConfig
 from .outputs import save_snapshot
-from .overlay import OverlayMode, OverlayStyle
-from .recorder import RecordItem, SessionRecorder
-from .session_log import FrameRecord
-from .sources import VideoSource
-from .status import StreamStatus
+from .stream_graph import DEFAULT_RECORD_DIR, ShownFrame, StreamGraph
 
-DEFAULT_RECORD_DIR = "recordings"
-NOTICE_S = 4.0  # how long a transient notice (snapshot saved, ...) stays on screen
 THRESHOLD_STEP = 0.05
 
 
-@dataclass(frozen=True)
-class ShownFrame:
-    """A frame as displayed: the annotated picture, the raw one, and what the overlay showed."""
+class LivePipeline(StreamGraph):
+    """The stream graph and the controls both front ends use."""
 
-    index: int
-    timestamp: float
-    image: np.ndarray
-    raw: np.ndarray
-    mask: np.ndarray | None
-    mode: OverlayMode
-    record: FrameRecord
-    status: StreamStatus
-
-
-class LivePipeline:
-    """Wires capture, inference, overlay and recorder; the display calls `poll()`."""
-
-    def __init__(
-        self,
-        config: LiveConfig,
-        source: VideoSource,
-        segmenter: Any,
-        on_message: Callable[[str], None] | None = None,
-    ) -> None:
-        self.config = config
-        self.source = source
-        self.backend = str(getattr(segmenter, "backend_name", type(segmenter).__name__))
-        self.realtime = config.realtime or source.is_live
-        self.on_message = on_message or (lambda message: None)
-        # -- the stages, one line per edge ------------------------------------------------------
-        self.frames: FrameChannel[CapturedFrame] = FrameChannel(2, drop_oldest=self.realtime)
-        self.inference = InferenceWorker(segmenter)
-        # Live: the model sees each frame as soon as it is captured. Batch (a file read as fast
-        # as it is shown): it sees frames as they are shown, so no overlay comes from the future.
-        sinks = [self._to_inference, self.frames.put] if self.realtime else [self.frames.put]
-        self.capture = CaptureStage(
-            source, sinks, realtime=self.realtime, loop=config.loop,
-            playback_fps=None if source.is_live else config.fps, max_frames=config.max_frames,
-            on_restart=self._restart, reconnect_initial_s=config.reconnect_initial_s,
-            reconnect_max_s=config.reconnect_max_s,
-        )
-        self.annotator = Annotator(
-            OverlayStyle(config.color_bgr(), config.overlay_opacity), config.stale_after_s,
-            config.hide_after_s, config.threshold, self.realtime, self.capture.pace_fps,
-        )
-        self.recorder: SessionRecorder | None = None  # fed by poll(), see _show()
-        # -------------------------------------------------------------------------------------
-        self._closing: list[SessionRecorder] = []
-        self.frames_shown = 0
-        self.display_fps = 0.0
-        self._model_error = ""
-        self._problem = ""  # a recording failure, shown until the next recording starts
-        self._notice = ("", 0.0)
-        self._last_shown: ShownFrame | None = None
-        self._last_poll: float | None = None
-        self._ended = False
-        self._closed = False
-
-    # -- life cycle ---------------------------------------------------------------------------
-    def start(self) -> None:
-        self.inference.start()
-        self.capture.start()
-        if self.config.record_dir:
-            self.start_recording(self.config.record_dir)
-
-    @property
-    def finished(self) -> bool:
-        """The source ended (end of file, --max-frames) and every frame was shown."""
-        return self.capture.finished.is_set() and len(self.frames) == 0
-
-    def close(self) -> None:
-        """Stops every stage; recordings are closed cleanly (trailer, summary)."""
-        if self._closed:
-            return
-        self._closed = True
-        self.frames.close()
-        self.capture.stop()
-        self.stop_recording()
-        for recorder in self._closing:
-            recorder.join(timeout=30.0)
-        self.inference.close()
-
-    # -- the stream ---------------------------------------------------------------------------
-    def _to_inference(self, frame: CapturedFrame) -> None:
-        if self._closed:
-            return
-        try:
-            self.inference.submit(frame.image, frame.timestamp, frame.index)
-        except RuntimeError:  # closed meanwhile: a read in flight at close() is dropped
-            pass
-
-    def _restart(self) -> None:
-        """The source started again (loop, reconnect): forget the old stream's results."""
-        self.inference.reset_stream()
-        self.annotator.restart()
-
-    def poll(self, timeout: float = 0.0) -> ShownFrame | None:
-        """The next frame to show (newest in live use), annotated; None if none is ready."""
-        if self.realtime:
-            frame = self.frames.get_latest(timeout)
-        else:
-            frame = self.frames.get(timeout)
-        if frame is None:
-            if self.finished and not self._ended:
-                self._ended = True
-                self.stop_recording()
-            return None
-        if not self.realtime:
-            self._to_inference(frame)
-        return self._show(frame)
-
-    def _show(self, frame: CapturedFrame) -> ShownFrame:
-        now = time.monotonic()
-        if self._last_poll is not None and now > self._last_poll:
-            rate = 1.0 / (now - self._last_poll)
-            self.display_fps = rate if not self.display_fps else 0.9 * self.display_fps + 0.1 * rate
-        self._last_poll = now
-        annotated = self.annotator.annotate(frame, self.inference.latest())
-        if annotated.model_error:
-            self._model_error = annotated.model_error
-        recorder = self.recorder
-        if recorder is not None and recorder.active:
-            raw = frame.image if self.config.record_raw else None
-            current = annotated.mode in (OverlayMode.FRESH, OverlayMode.STALE, OverlayMode.HIDDEN)
-            mask = annotated.mask if self.config.record_masks and current else None
-            recorder.submit(RecordItem(annotated.image, raw, annotated.record, mask))
-        shown = ShownFrame(
-            frame.index, frame.timestamp, annotated.image, frame.image, annotated.mask,
-            annotated.mode, annotated.record, self._status(annotated),
-        )
-        self._last_shown = shown
-        self.frames_shown += 1
-        return shown
-
-    def _status(self, annotated: Annotated) -> StreamStatus:
-        good = self.annotator.good
-        recorder = self.recorder
-        recording = recorder is not None and recorder.active
-        return StreamStatus(
-            source_fps=self.capture.fps,
-            display_fps=self.display_fps,
-            model_fps=float(self.inference.model_fps),
-            latency_ms=good.latency * 1000.0 if good is not None else None,
-            backend=self.backend,
-            overlay=annotated.mode,
-            result_age_s=annotated.age_s,
-            threshold=self.threshold,
-            recording=recording,
-            recording_s=recorder.elapsed_s if recording and recorder else 0.0,
-            paused=self.capture.paused,
-            banner=self.banner(annotated.model_error is not None),
-        )
-
-    def problem(self, failing: bool | None = None) -> str:
-        """A problem the user must see (device lost, recording stopped, model error), or ''."""
-        if failing is None:
-            latest = self.inference.latest()
-            failing = latest is not None and latest.error is not None
-        if self.capture.message and (self.source.is_live or self.finished):
-            return self.capture.message
-        if self._problem:
-            return self._problem
-        if failing:
-            return f"model error: {self._model_error} - video continues without overlay"
-        return ""
-
-    def banner(self, failing: bool | None = None) -> str:
-        """The problem if any, else a recent notice, else ''."""
-        text, until = self._notice
-        return self.problem(failing) or (text if time.monotonic() < until else "")
-
-    def notify(self, text: str) -> None:
-        """A transient message (snapshot saved, recording started)."""
-        self._notice = (text, time.monotonic() + NOTICE_S)
-        self.on_message(text)
-
-    # -- user actions -------------------------------------------------------------------------
     @property
     def overlay_on(self) -> bool:
         return self.annotator.overlay_on
@@ -242,47 +41,12 @@ class LivePipeline:
         self.capture.set_paused(not self.capture.paused)
         return self.capture.paused
 
-    @property
-    def recording(self) -> bool:
-        return self.recorder is not None and self.recorder.active
-
     def toggle_recording(self) -> bool:
         if self.recording:
             self.stop_recording()
         else:
             self.start_recording()
         return self.recording
-
-    def start_recording(self, folder: str | Path | None = None) -> SessionRecorder | None:
-        if self.recording:
-            return self.recorder
-        target = folder or self.config.record_dir or DEFAULT_RECORD_DIR
-        fps = self.config.fps or self.source.fps or self.capture.pace_fps
-        try:
-            recorder = SessionRecorder(
-                target, fps=fps, container=self.config.container, crf=self.config.crf,
-                record_raw=self.config.record_raw, record_masks=self.config.record_masks,
-                queue_size=self.config.recorder_queue,
-                realtime=self.realtime, source=self.source.spec.text, backend=self.backend,
-                on_message=self._recording_failed,
-            )
-        except OSError as error:
-            self._recording_failed(f"cannot record to {target}: {error.strerror or error}")
-            return None
-        self._problem = ""
-        self.recorder = recorder
-        self.notify(f"recording to {recorder.folder / recorder.stem}_*")
-        return recorder
-
-    def stop_recording(self) -> None:
-        recorder, self.recorder = self.recorder, None
-        if recorder is not None:
-            recorder.stop()
-            self._closing = [r for r in self._closing if not r.join(0)] + [recorder]
-
-    def _recording_failed(self, message: str) -> None:
-        self._problem = message
-        self.on_message(message)
 
     def snapshot(self) -> Path | None:
         """Saves the frame on screen (with its overlay) as a PNG; returns its path."""
@@ -297,3 +61,6 @@ class LivePipeline:
             return None
         self.notify(f"snapshot saved: {path}")
         return path
+
+
+__all__ = ["DEFAULT_RECORD_DIR", "LivePipeline", "ShownFrame"]

@@ -19,6 +19,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from engine.stream import probability_to_grey
+
 from .outputs import private_dir, session_stem
 from .session_log import FrameRecord, SessionLog, write_json_private
 from .video_writer import VideoFileWriter
@@ -31,7 +33,9 @@ class RecordItem:
     annotated: np.ndarray
     raw: np.ndarray | None
     record: FrameRecord
-    # The model's current mask (H, W) (also when the user hid the overlay); None: no current result.
+    # The model's current result (also when the user hid the overlay): its (H, W) float
+    # probability (saved as grey, as polyp-eval --out saves maps) or a bool mask (saved 0/255);
+    # None: no current result.
     mask: np.ndarray | None = None
 
 
@@ -57,6 +61,7 @@ class SessionRecorder:
         queue_size: int = 64,
         realtime: bool = True,
         source: str = "",
+        video_name: str = "video",
         backend: str = "",
         on_message: Callable[[str], None] | None = None,
     ) -> None:
@@ -75,8 +80,8 @@ class SessionRecorder:
         }
         if record_raw:
             self.paths["raw"] = self.folder / f"{self.stem}_raw.{container}"
-        if record_masks:
-            self.paths["masks"] = self.folder / f"{self.stem}_masks"
+        if record_masks:  # <stem>_masks/<video>/<frame>.png: the layout polyp-eval --pred reads
+            self.paths["masks"] = self.folder / f"{self.stem}_masks" / video_name
         self.frames_written = 0
         self.frames_dropped = 0  # dropped because the queue was full
         self.error: str | None = None
@@ -174,14 +179,21 @@ class SessionRecorder:
                 )
         self._log = SessionLog(self.paths["log"])
         if "masks" in self.paths:
+            private_dir(self.paths["masks"].parent)
             private_dir(self.paths["masks"])
 
     def _write_mask(self, item: RecordItem) -> None:
-        """`<frame index>.png`: 255 where the current mask has a polyp; all 0 without a result."""
+        """`<frame index>.png`: the probability as grey (a bool mask as 0/255); all 0 without a
+        result."""
         height, width = item.annotated.shape[:2]
-        mask = np.zeros((height, width), np.uint8) if item.mask is None else item.mask
+        if item.mask is None:
+            grey = np.zeros((height, width), np.uint8)
+        elif item.mask.dtype == np.bool_:
+            grey = np.where(item.mask, 255, 0).astype(np.uint8)
+        else:
+            grey = probability_to_grey(item.mask)
         path = self.paths["masks"] / f"{item.record.frame:06d}.png"
-        if not cv2.imwrite(str(path), np.where(mask > 0, 255, 0).astype(np.uint8)):
+        if not cv2.imwrite(str(path), grey):
             raise OSError(f"could not write {path}")
         path.chmod(0o600)
 

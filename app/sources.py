@@ -35,6 +35,15 @@ class SourceSpec:
     def is_live(self) -> bool:
         return self.kind != "file"
 
+    @property
+    def name(self) -> str:
+        """A folder name for the source's recorded masks: a file's stem, else a safe form of
+        the device or URL."""
+        if self.kind == "file":
+            return Path(str(self.target)).stem
+        text = str(self.target).rstrip("/").rsplit("/", 1)[-1] or "stream"
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", text if self.kind == "url" else f"device_{text}")
+
 
 @dataclass(frozen=True)
 class CaptureOptions:

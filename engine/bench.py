@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from models.pipeline import PnsStep, StreamingPNS
 from models.pns_plus import PNSPlus, build_pns_plus, frame_to_input
 from models.prompts import PromptConfig
 from models.samihs import build_samihs
@@ -32,7 +33,6 @@ from .bundle import BundleError, ModelBundle, load_bundle, save_bundle
 from .clips import read_clip, synthetic_frames
 from .export.cli import parse_size
 from .export.exporter import cache_root
-from .ring_buffer import FeatureRing
 from .runners import Runner, create_runner, resolve_backend
 from .stream import StreamSegmenter
 
@@ -103,8 +103,6 @@ def _calibrated(pns: PNSPlus) -> PNSPlus:
 
 def auto_threshold(bundle: ModelBundle, frame: np.ndarray) -> float:
     """A threshold at the 70th percentile of the first frame's PNS+ map: components appear."""
-    from models.pns_plus import StreamingPNS
-
     with torch.inference_mode():
         probability = StreamingPNS(bundle.pns).push(frame_to_input(frame, bundle.pns_input_size))
     return float(np.clip(torch.quantile(probability.flatten(), 0.7).item(), 0.01, 0.99))
@@ -163,7 +161,7 @@ def bench_pns(
     """PNS+ alone per frame: streaming (encoder once + ring buffer + head) or naive (the full
     6-frame forward on anchor + last 5 frames, as the released network runs)."""
     inputs = [frame_to_input(f, bundle.pns_input_size).to(runner.device) for f in frames]
-    ring = FeatureRing(5)
+    step = PnsStep(runner)
     model = runner.pns if naive else None
     times = []
     history: list[torch.Tensor] = []
@@ -176,10 +174,7 @@ def bench_pns(
             with torch.inference_mode(), runner.precision_context():
                 model(clip)[4:5].float().cpu()
         else:
-            low, high = runner.encode_frame(x)
-            ring.push((low, high))
-            recent_low, recent_high = ring.window()
-            runner.temporal_head(ring.anchor[1], recent_low, recent_high).cpu()
+            step(x).cpu()
         runner.synchronize()
         if i >= warmup:
             times.append((time.perf_counter() - start) * 1e3)

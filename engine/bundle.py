@@ -1,202 +1,26 @@
-"""A model bundle: the directory the app and the engine load a PNS+ -> SAMIHS model from.
+"""The model bundle format, defined below both the app and training in models/pipeline/bundle.py;
+re-exported here for the engine and the app."""
 
-Layout:
-    <bundle>/
-      bundle.json            manifest (below); optional when both weight files carry their config
-      samihs.safetensors     a polyp-live SAMIHS weight file (`models.samihs.save_samihs_weights`):
-                             contents "all", or "trainable" on top of a base SAM checkpoint
-      pns_plus.safetensors   PNS+ state_dict; its metadata config holds backbone and input size
-      onnx/                  optional: graphs written by `polyp-export` (engine/export)
+from models.pipeline.bundle import (
+    BUNDLE_FORMAT,
+    MANIFEST,
+    ONNX_DIR,
+    PNS_FILE,
+    SAMIHS_FILE,
+    BundleError,
+    ModelBundle,
+    load_bundle,
+    save_bundle,
+)
 
-bundle.json:
-    {"format": "polyp-live/bundle-1",
-     "pns_plus": {"file": "pns_plus.safetensors", "backbone": "resnet18", "input_size": [256, 448]},
-     "samihs": {"file": "samihs.safetensors", "base_checkpoint": null},
-     "prompts": {"threshold": 0.5, ...}}          # optional PromptConfig fields
-`base_checkpoint` (a path, relative to the bundle or absolute) is needed only when the SAMIHS
-file holds the trainable tensors alone. Every problem raises BundleError with a one-line message.
-"""
-
-from __future__ import annotations
-
-import json
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
-
-from models.pns_plus import PNSPlus, build_pns_plus
-from models.pns_plus.weights_file import save_pns_weights
-from models.prompts import PromptConfig
-from models.samihs import SAMIHS, load_samihs
-from models.samihs.checkpoint import file_sha256, read_samihs_config, save_samihs_weights
-from models.weights import CheckpointError, read_safetensors_config
-
-BUNDLE_FORMAT = "polyp-live/bundle-1"
-MANIFEST = "bundle.json"
-SAMIHS_FILE = "samihs.safetensors"
-PNS_FILE = "pns_plus.safetensors"
-ONNX_DIR = "onnx"
-
-
-class BundleError(ValueError):
-    """A model bundle that cannot be used; the message is one line naming the problem and fix."""
-
-
-@dataclass(frozen=True, eq=False)
-class ModelBundle:
-    """Both networks of a bundle, built on CPU in eval mode, and where they came from.
-
-    sources: {"samihs": {"file", "sha256"}, "pns_plus": {...}} (plus "sam_base" when used).
-    """
-
-    path: Path
-    pns: PNSPlus
-    samihs: SAMIHS
-    pns_backbone: str
-    prompt_config: PromptConfig = field(default_factory=PromptConfig)
-    sources: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    @property
-    def pns_input_size(self) -> tuple[int, int]:
-        return self.pns.input_size
-
-    @property
-    def key(self) -> str:
-        """A short hash of the weight files: names exported graphs and engine caches."""
-        import hashlib
-
-        digest = hashlib.sha256()
-        for name in sorted(self.sources):
-            digest.update(f"{name}:{self.sources[name]['sha256']};".encode())
-        return digest.hexdigest()[:16]
-
-    @property
-    def onnx_dir(self) -> Path:
-        return self.path / ONNX_DIR
-
-
-def load_bundle(path: str | Path) -> ModelBundle:
-    """Loads a bundle directory (format in the module docstring).
-
-    Raises:
-      BundleError: missing directory or file, unreadable manifest, or weights that do not fit.
-    """
-    path = Path(path)
-    if not path.is_dir():
-        raise BundleError(f"{path}: model bundle not found; pass the folder written by "
-                          "polyp-export (or by training) with --model")
-    manifest = _read_manifest(path)
-    pns_entry = manifest.get("pns_plus", {})
-    sam_entry = manifest.get("samihs", {})
-    pns_file = path / pns_entry.get("file", PNS_FILE)
-    sam_file = path / sam_entry.get("file", SAMIHS_FILE)
-    for weights in (pns_file, sam_file):
-        if not weights.is_file():
-            raise BundleError(f"{path}: the bundle lacks {weights.name}; re-export it with "
-                              "polyp-export --out DIR")
-    backbone, input_size = _pns_config(pns_file, pns_entry)
-    base = sam_entry.get("base_checkpoint")
-    base_path = None if base is None else path / base  # an absolute `base` replaces `path`
-    try:
-        pns = build_pns_plus(pns_file, backbone=backbone, input_size=input_size)
-        _, sam_meta = read_samihs_config(sam_file)
-        if sam_meta.get("contents") == "trainable" and base_path is None:
-            raise BundleError(
-                f"{sam_file}: holds only the fine-tuned tensors; name the base SAM checkpoint "
-                f"in {MANIFEST} as samihs.base_checkpoint"
-            )
-        samihs = load_samihs(sam_file, base_path)
-    except CheckpointError as error:
-        raise BundleError(str(error)) from None
-    sources = {
-        "pns_plus": {"file": pns_file.name, "sha256": file_sha256(pns_file)},
-        "samihs": {"file": sam_file.name, "sha256": file_sha256(sam_file)},
-    }
-    if base_path is not None:
-        sources["sam_base"] = {"file": base_path.name, "sha256": file_sha256(base_path)}
-    return ModelBundle(
-        path=path,
-        pns=pns,
-        samihs=samihs,
-        pns_backbone=backbone,
-        prompt_config=_prompt_config(path, manifest.get("prompts")),
-        sources=sources,
-    )
-
-
-def save_bundle(
-    path: str | Path,
-    pns: PNSPlus,
-    samihs: SAMIHS,
-    pns_backbone: str,
-    prompt_config: PromptConfig | None = None,
-) -> Path:
-    """Writes a self-contained bundle (SAMIHS with all its tensors) and returns its path."""
-    if pns_backbone not in _backbones():
-        raise BundleError(f"unknown PNS+ backbone {pns_backbone!r}; choose one of {_backbones()}")
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    pns_config = {"backbone": pns_backbone, "input_size": list(pns.input_size)}
-    save_pns_weights(pns, path / PNS_FILE, pns_backbone)
-    save_samihs_weights(samihs, path / SAMIHS_FILE, contents="all")
-    manifest = {
-        "format": BUNDLE_FORMAT,
-        "pns_plus": {"file": PNS_FILE, **pns_config},
-        "samihs": {"file": SAMIHS_FILE, "base_checkpoint": None},
-    }
-    if prompt_config is not None:
-        manifest["prompts"] = asdict(prompt_config)
-    (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    return path
-
-
-def _read_manifest(path: Path) -> dict:
-    manifest_path = path / MANIFEST
-    if not manifest_path.is_file():
-        return {}
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise BundleError(
-            f"{manifest_path}: unreadable manifest ({error}); fix or delete it"
-        ) from None
-    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
-        raise BundleError(f"{manifest_path}: not a polyp-live bundle manifest (format "
-                          f"{manifest.get('format') if isinstance(manifest, dict) else None!r})")
-    return manifest
-
-
-def _pns_config(pns_file: Path, entry: dict) -> tuple[str, tuple[int, int]]:
-    """Backbone and input size from the manifest entry, else from the file's metadata."""
-    config = dict(entry)
-    if "backbone" not in config or "input_size" not in config:
-        try:
-            config = {**read_safetensors_config(pns_file), **config}
-        except CheckpointError as error:
-            raise BundleError(f"{error} (and no pns_plus entry in {MANIFEST})") from None
-    backbone = config.get("backbone")
-    size = config.get("input_size")
-    if backbone not in _backbones():
-        raise BundleError(f"{pns_file}: unknown PNS+ backbone {backbone!r}; one of {_backbones()}")
-    if not (isinstance(size, list | tuple) and len(size) == 2):
-        raise BundleError(f"{pns_file}: PNS+ input_size must be [H, W], got {size!r}")
-    return backbone, (int(size[0]), int(size[1]))
-
-
-def _prompt_config(path: Path, values: dict | None) -> PromptConfig:
-    if not values:
-        return PromptConfig()
-    known = {f.name for f in fields(PromptConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise BundleError(f"{path / MANIFEST}: unknown prompt settings {unknown}; known: "
-                          f"{sorted(known)}")
-    try:
-        return PromptConfig(**values)
-    except (TypeError, ValueError) as error:
-        raise BundleError(f"{path / MANIFEST}: bad prompt settings: {error}") from None
-
-
-def _backbones() -> list[str]:
-    from models.pns_plus import BACKBONES
-
-    return sorted(BACKBONES)
+__all__ = [
+    "BUNDLE_FORMAT",
+    "MANIFEST",
+    "ONNX_DIR",
+    "PNS_FILE",
+    "SAMIHS_FILE",
+    "BundleError",
+    "ModelBundle",
+    "load_bundle",
+    "save_bundle",
+]

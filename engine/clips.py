@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+from models.pipeline.preprocess import IMAGE_SUFFIXES
 
 
 def natural_key(path: Path) -> tuple:

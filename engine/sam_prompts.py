@@ -1,7 +1,6 @@
-"""SAM prompts as tensors, in the two forms the back ends take.
+"""SAM prompts in the point form the graph back ends take (the keyword form PyTorch takes is
+models.pipeline.sam_prompt.SamPrompt).
 
-- Keyword form (PyTorch): boxes (N, 4), points (N, 1, 2) + labels (N, 1), mask (1, 1, M, M), as
-  `SAMIHS.decode` takes them.
 - Point form (ONNX / TensorRT), as SAM's own ONNX export: every prompt is a list of labelled
   points, coords (N, P, 2) and labels (N, P): 1 = foreground point, -1 = padding point, 2 / 3 =
   a box's top-left / bottom-right corner; plus mask_input (1, 1, M, M) and has_mask_input (1,).
@@ -10,41 +9,11 @@ Both are in SAM input pixel indices (the encoder adds 0.5; see `Prompts.as_pixel
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from models.prompts import Prompts
+from models.pipeline.sam_prompt import PAD_LABEL, SamPrompt
 
-PAD_LABEL = -1.0
 BOX_LABELS = (2.0, 3.0)
-
-
-@dataclass(frozen=True)
-class SamPrompt:
-    """Prompts of one image's N components for SAM, on one device (keyword form)."""
-
-    count: int
-    boxes: torch.Tensor | None  # (N, 4) float32
-    points: torch.Tensor | None  # (N, 1, 2) float32
-    labels: torch.Tensor | None  # (N, 1)
-    mask: torch.Tensor | None  # (1, 1, M, M) float32 logits, shared by the N components
-
-    @classmethod
-    def from_prompts(
-        cls, prompts: Prompts, device: torch.device | str, use_box: bool = True
-    ) -> SamPrompt:
-        """Tensors of `prompts` (in "sam" space), as PolypSegmenter passes them to SAMIHS."""
-        boxes, points = prompts.to_sam().as_pixel_indices()
-        box_tensor = points_tensor = labels = mask = None
-        if use_box and boxes is not None:
-            box_tensor = torch.tensor(boxes, device=device)
-        if points is not None:
-            points_tensor = torch.tensor(points, device=device).unsqueeze(1)
-            labels = torch.tensor(prompts.point_labels, device=device).unsqueeze(1)
-        if prompts.mask_logits is not None:
-            mask = torch.tensor(prompts.mask_logits, device=device)[None, None]
-        return cls(len(prompts), box_tensor, points_tensor, labels, mask)
 
 
 def to_point_form(
@@ -64,7 +33,7 @@ def to_point_form(
         labels.append(prompt.labels.float().reshape(n, -1))
         if prompt.boxes is None:
             coords.append(torch.zeros(n, 1, 2, device=device))
-            labels.append(torch.full((n, 1), PAD_LABEL, device=device))
+            labels.append(torch.full((n, 1), float(PAD_LABEL), device=device))
     if prompt.boxes is not None:
         coords.append(prompt.boxes.float().reshape(n, 2, 2))
         labels.append(torch.tensor([BOX_LABELS], device=device).expand(n, 2))
@@ -81,3 +50,6 @@ def to_point_form(
         mask_input = prompt.mask.float().to(device)
         has_mask = torch.ones(1, device=device)
     return point_coords.contiguous(), point_labels.contiguous(), mask_input, has_mask
+
+
+__all__ = ["BOX_LABELS", "SamPrompt", "to_point_form"]

@@ -1,7 +1,7 @@
 """TensorRT engines from the exported ONNX graphs, an engine cache, and a torch-bound runner.
 
 Optional: TensorRT is imported only when used, and a missing install raises TensorRTUnavailable
-with the fix. Build (REFERENCE section 5):
+with the fix. Build:
   - TensorRT >= 11: strongly typed network from the fp16 graph (fp32 islands already in it);
   - TensorRT 10: the fp32 graph with BuilderFlag.FP16, and the normalisation / softmax layers
     (the same islands) pinned to fp32 with OBEY_PRECISION_CONSTRAINTS; or strongly typed from

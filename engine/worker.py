@@ -12,38 +12,31 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Protocol
+
+import numpy as np
+
+from models.errors import one_line
+from models.pipeline import FrameResult, Segmenter
 
 FPS_WINDOW_S = 2.0
-
-
-class Segmenter(Protocol):
-    def process(self, frame: Any) -> Any: ...
-
-    def reset(self) -> None: ...
 
 
 @dataclass(frozen=True)
 class WorkerResult:
     frame_index: int
     timestamp: float  # the capture timestamp given to submit (time.monotonic() seconds)
-    result: Any  # a FrameResult, or None when the model raised
+    result: FrameResult | None  # None when the model raised
     error: str | None  # one line, "ExceptionType: message", when the model raised
     latency: float  # seconds from submit() to the result being ready
 
 
 @dataclass
 class _Pending:
-    frame: Any
+    frame: np.ndarray
     timestamp: float
     frame_index: int
     submitted: float
     generation: int
-
-
-def one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0][:300]}" if text else type(error).__name__
 
 
 class InferenceWorker:
@@ -79,8 +72,9 @@ class InferenceWorker:
             self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self._thread.start()
 
-    def submit(self, frame: Any, timestamp: float, frame_index: int) -> None:
-        """Offers a frame; returns at once. A pending unprocessed frame is replaced (skipped)."""
+    def submit(self, frame: np.ndarray, timestamp: float, frame_index: int) -> int:
+        """Offers a frame; returns at once. A pending unprocessed frame is replaced (skipped).
+        Returns the stream generation the frame belongs to (see wait_for)."""
         now = time.monotonic()
         with self._lock:
             if self._closed:
@@ -90,11 +84,28 @@ class InferenceWorker:
                 self.frames_skipped += 1
             self._pending = _Pending(frame, timestamp, frame_index, now, self._generation)
             self._wake.notify()
+            return self._generation
 
     def latest(self) -> WorkerResult | None:
         """The newest finished result (or error), None before the first one."""
         with self._lock:
             return self._latest
+
+    def wait_for(self, frame_index: int, generation: int, timeout: float) -> WorkerResult | None:
+        """Waits until the result (or error) of frame `frame_index`, submitted in `generation`,
+        is published; None if the worker closed, the stream was reset meanwhile (the result is
+        then dropped) or `timeout` s passed."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not self._closed and self._generation == generation:
+                latest = self._latest
+                if latest is not None and latest.frame_index == frame_index:
+                    return latest
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._wake.wait(min(left, 0.5))
+        return None
 
     def reset_stream(self) -> None:
         """New source: drops the pending frame and the last result; the segmenter is reset
@@ -145,7 +156,7 @@ class InferenceWorker:
                     self.segmenter.reset()
                 result = self.segmenter.process(job.frame)
             except Exception as exc:  # noqa: BLE001 - reported to the caller, never raised
-                error = one_line(exc)
+                error = one_line(exc, with_type=True)
             finished = time.monotonic()
             with self._lock:
                 self._finished.append(finished)
@@ -156,3 +167,4 @@ class InferenceWorker:
                 if job.generation == self._generation:
                     self._latest = WorkerResult(job.frame_index, job.timestamp, result, error,
                                                 finished - job.submitted)
+                    self._wake.notify_all()  # wakes wait_for (the worker re-checks its slot)

@@ -2,15 +2,17 @@
 AutoSAM baseline."""
 
 from .autosam import build_autosam, load_autosam
-from .pns_plus import StreamingPNS, build_pns_plus
+from .pipeline import FrameResult, InferenceSequence, StreamingPNS
+from .pns_plus import build_pns_plus
 from .samihs import build_samihs, load_samihs
-from .segmenter import PolypSegmenter, Segmentation
+from .segmenter import PolypSegmenter
 from .weights import CheckpointError
 
 __all__ = [
     "CheckpointError",
+    "FrameResult",
+    "InferenceSequence",
     "PolypSegmenter",
-    "Segmentation",
     "StreamingPNS",
     "build_autosam",
     "load_autosam",

@@ -148,7 +148,7 @@ def test_headless_run_with_a_real_bundle_records_the_session(clip_path, tiny_bun
     record = tmp_path / "rec"
     result = polyp_live(
         "--source", str(clip_path), "--headless", "--model", str(tiny_bundle),
-        "--backend", "torch", "--record", str(record), "--max-frames", "20",
+        "--backend", "torch", "--record", str(record), "--max-frames", "20", "--every-frame",
     )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
@@ -164,3 +164,4 @@ def test_headless_run_with_a_real_bundle_records_the_session(clip_path, tiny_bun
     records = [json.loads(line) for line in log]
     assert [r["frame"] for r in records] == list(range(20))
     assert any(r["result_frame"] is not None for r in records)  # the model answered
+    assert all(r["result_frame"] == r["frame"] for r in records)  # --every-frame: its own result

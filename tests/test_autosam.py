@@ -9,8 +9,9 @@ import torch
 
 from models.autosam import build_autosam, decode_dense, load_autosam, save_autosam_weights
 from models.samihs import build_samihs, preprocess_frame
+from models.samihs.transforms import LOW_RES_SIZE as LOW_RES
 from models.weights import CheckpointError
-from training.data.sam_frames import LOW_RES, low_res_target
+from training.data.sam_frames import low_res_target
 from training.losses import BceTverskyLoss, tversky_loss
 
 SIZE = 128  # vit_t at 128: an 8x8 embedding grid

@@ -8,10 +8,10 @@ import torch
 
 from engine import StreamSegmenter
 from engine.bundle import ModelBundle, load_bundle
-from engine.preprocess import FramePreprocessor
 from engine.runners import create_runner
 from engine.sam_prompts import SamPrompt
 from engine.tensorrt import tensorrt_available
+from models.pipeline import FramePreprocessor
 from models.prompts import prompts_from_probability
 
 pytest_plugins = ("engine_helpers",)  # shared fixtures: a small bundle, its graphs

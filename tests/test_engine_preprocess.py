@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.preprocess import FramePreprocessor
+from models.pipeline import FramePreprocessor
 from models.pns_plus import frame_to_input
 from models.samihs import preprocess_frame
 

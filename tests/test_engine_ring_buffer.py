@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.ring_buffer import FeatureRing
+from models.pipeline import FeatureRing
 
 
 def item(value: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,10 +10,10 @@ import pytest
 import torch
 from torch import nn
 
+from models.pipeline import StreamingPNS
 from models.pns_plus import (
     FrameEncoder,
     PNSPlus,
-    StreamingPNS,
     TemporalHead,
     build_pns_plus,
     frame_to_input,

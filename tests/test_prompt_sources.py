@@ -11,8 +11,9 @@ from safetensors import safe_open
 
 from models import build_pns_plus, build_samihs, load_samihs
 from models.autosam import build_autosam
+from models.pipeline import oracle_probability
 from models.samihs import logits_to_frame, preprocess_frame, save_samihs_weights
-from models.segmenter import PolypSegmenter, oracle_probability
+from models.segmenter import PolypSegmenter
 from training.cli import eval_main
 from training.config import load_config
 from training.errors import ConfigError

@@ -179,3 +179,27 @@ def test_polyp_eval_runs_the_pipeline_on_trained_weights(
         f"pipeline (PNS+ prompts -> SAMIHS) on seq25-29: maxDice "
         f"{result['metrics']['maxDice']:.3f}, S-alpha {result['metrics']['Smeasure']:.3f}"
     )
+
+
+def test_validation_score_equals_polyp_eval_on_the_same_split(sam_run, val_data, tmp_path):
+    # The score training validation logged for best.safetensors (one epoch: the last report) and
+    # polyp-eval --model on the same frames run the same inference sequence: equal scores.
+    sam_out, _, trained, config = sam_run
+    best = json.loads((sam_out / "best.json").read_text())
+    assert best["metrics"] == trained
+    scores = tmp_path / "eval.json"
+    code = eval_main(
+        [
+            "--model", str(sam_out / "best.safetensors"),
+            "--prompt-source", config.prompt.source,
+            "--data", str(val_data),
+            "--device", "cpu",
+            "--json", str(scores),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    evaluated = json.loads(scores.read_text())["metrics"]
+    assert set(evaluated) == set(trained)
+    for key, value in trained.items():  # memory vs PNGs: the same 8-bit maps
+        assert evaluated[key] == pytest.approx(value, abs=1e-9), key

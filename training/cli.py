@@ -32,8 +32,9 @@ EVAL_EPILOG = """examples:
   polyp-eval --model runs/sam/best.safetensors runs/pns/best.safetensors \\
       --data ../shared/data/cvc-clinicdb --out predictions/
   polyp-eval --compare runs/cmp_pns runs/cmp_autosam runs/cmp_gt_point runs/cmp_gt_box
---model takes a folder holding samihs.safetensors and pns_plus.safetensors, or the two files
-(a PNS+ file alone scores PNS+'s own maps)."""
+--model takes a model bundle folder (what polyp-live --model takes, written by polyp-export
+--out DIR), or the SAMIHS and PNS+ .safetensors files (a PNS+ file alone scores PNS+'s own
+maps; with an oracle --prompt-source a SAMIHS file alone is enough)."""
 
 
 def train_main(argv: list[str] | None = None) -> int:
@@ -134,13 +135,19 @@ def eval_main(argv: list[str] | None = None) -> int:
         "--model",
         nargs="+",
         metavar="PATH",
-        help="weights: a folder, or SAMIHS + PNS+ .safetensors files",
+        help="a model bundle folder, or SAMIHS + PNS+ .safetensors files",
     )
     parser.add_argument("--data", help="with --model: data set to predict and score")
     parser.add_argument("--out", help="with --model: keep the predicted maps in this folder")
     parser.add_argument(
         "--sam-checkpoint",
         help="official SAM .pth, for SAMIHS files holding trainable tensors only",
+    )
+    parser.add_argument(
+        "--prompt-source",
+        default="pns",
+        help="with --model: pns (PNS+ prompts, as the live app), or the oracles gt, gt-point, "
+        "gt-box (prompts from the GT masks; no PNS+ file needed)",
     )
     parser.add_argument(
         "--compare",
@@ -175,6 +182,7 @@ def eval_main(argv: list[str] | None = None) -> int:
                 args.device,
                 args.sam_checkpoint,
                 progress=not args.quiet,
+                prompt_source=args.prompt_source,
             )
             gt = Path(args.data)
         else:

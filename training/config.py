@@ -1,4 +1,4 @@
-"""Training configuration: dataclasses with defaults from REFERENCE, read from YAML, with
+"""Training configuration: dataclasses with the published recipes' defaults, read from YAML, with
 `key=value` command-line overrides (dotted keys; list items by index, e.g. data.train.0.root=DIR).
 
 Unknown keys and values of the wrong type are ConfigErrors naming the key and what it accepts.
@@ -52,7 +52,8 @@ class DataConfig:
 class SamModelConfig:
     """variant vit_t (CPU, from scratch) or vit_b/l/h with `sam_checkpoint` (official SAM .pth).
     init_weights: a polyp-live SAMIHS file to start from. train_all: train every parameter and
-    save the whole model (needed from scratch); otherwise the freeze policy of REFERENCE 2."""
+    save the whole model (needed from scratch); otherwise SAMIHS's freeze policy (adapters,
+    prompt encoder and mask decoder train)."""
 
     variant: str = "vit_b"
     image_size: int | None = None

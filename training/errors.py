@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from models.errors import one_line
+
 
 class UserError(ValueError):
     """Bad input from the user (data, config, paths); the message names the problem and the fix."""
@@ -15,18 +17,4 @@ class ConfigError(UserError):
     """A config file or override that does not fit the schema."""
 
 
-def one_line(error: BaseException) -> str:
-    """The user-facing line of an error, also when a DataLoader worker wrapped it.
-
-    A worker re-raises as `Caught DataError in DataLoader worker process 0.` followed by the
-    original traceback, whose last line is `training.errors.DataError: <message>`.
-    """
-    text = str(error).strip()
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
-        return type(error).__name__
-    if len(lines) > 1 and lines[0].startswith("Caught "):
-        last = lines[-1]
-        head, sep, message = last.partition(": ")
-        return message if sep and "Error" in head else last
-    return lines[0]
+__all__ = ["ConfigError", "DataError", "UserError", "one_line"]

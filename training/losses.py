@@ -1,6 +1,6 @@
 """SAMIHS's loss: BCE (pos_weight 2) + Boundary DoU loss, as the public code computes them.
 
-Boundary DoU (REFERENCE section 2), over the whole batch: C = foreground GT pixels with a
+Boundary DoU, over the whole batch: C = foreground GT pixels with a
 4-neighbour outside the foreground (the image border counts as outside), S = foreground GT pixels,
 alpha = min(1 - 2 (C + 1e-5) / (S + 1e-5), 0.8),
 L_bd = (sum p^2 + sum g^2 - 2 sum pg + 1e-5) / (sum p^2 + sum g^2 - (1 + alpha) sum pg + 1e-5).

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from ..bundle import ModelBundle
-from .base import Runner
+from models.pipeline.bundle import ModelBundle
+from models.pipeline.runner import Runner
 
 BACKENDS = (
     "torch-cpu",
@@ -68,9 +68,9 @@ def create_runner(
         raise RuntimeError(f"back end {name} needs a CUDA GPU and none is available here; "
                            "use --backend onnxruntime-cpu or auto")
     if family == "torch":
-        from .torch_runner import TorchRunner
+        from .torch_runner import bundle_torch_runner
 
-        return TorchRunner(bundle, device, fp16, options.get("compile_mode"))
+        return bundle_torch_runner(bundle, device, fp16, options.get("compile_mode"))
     from ..export.exporter import cache_root, ensure_graphs
 
     precision = "fp16" if fp16 else "fp32"

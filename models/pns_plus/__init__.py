@@ -1,4 +1,5 @@
-"""PNS+ video polyp segmentation in plain PyTorch, with a streaming (causal) form."""
+"""PNS+ video polyp segmentation in plain PyTorch; its streaming form is the PNS+ step of
+models.pipeline."""
 
 from models.pns_plus.build import (
     BACKBONES,
@@ -10,7 +11,6 @@ from models.pns_plus.build import (
 from models.pns_plus.export import FrameEncoder, TemporalHead
 from models.pns_plus.network import CLIP_FRAMES, FrameFeatures, PNSPlus
 from models.pns_plus.preprocess import frame_to_input
-from models.pns_plus.streaming import StreamingPNS
 from models.pns_plus.window_attention import ns_window_attention
 
 __all__ = [
@@ -21,7 +21,6 @@ __all__ = [
     "FrameEncoder",
     "FrameFeatures",
     "PNSPlus",
-    "StreamingPNS",
     "TemporalHead",
     "build_pns_plus",
     "frame_to_input",

@@ -18,13 +18,19 @@ def frame_to_input(
     Returns:
       (1, 3, H, W) float32 in [0, 1], RGB (the released network was trained on RGB frames).
     """
+    tensor = torch.from_numpy(resize_to_rgb(frame, input_size, bgr)).permute(2, 0, 1)
+    return tensor.float().div_(255.0).unsqueeze(0)
+
+
+def resize_to_rgb(
+    frame: np.ndarray, input_size: tuple[int, int] = (256, 448), bgr: bool = True
+) -> np.ndarray:
+    """The one resize of a frame to PNS+'s input: (h, w, 3) uint8 -> (H, W, 3) uint8 RGB
+    (bilinear; training augments these uint8 pixels before scaling them as frame_to_input)."""
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
         raise ValueError(
             f"expected an (h, w, 3) uint8 frame, got {frame.dtype} of shape {frame.shape}"
         )
     height, width = input_size
     resized = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
-    if bgr:
-        resized = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
-    tensor = torch.from_numpy(resized).permute(2, 0, 1).float().div_(255.0)
-    return tensor.unsqueeze(0)
+    return cv2.cvtColor(resized, cv2.COLOR_BGR2RGB) if bgr else np.ascontiguousarray(resized)

@@ -14,7 +14,7 @@ from .transforms import LOW_RES_SIZE
 
 Points = tuple[torch.Tensor, torch.Tensor]
 
-# Freeze policy (REFERENCE section 2): adapters, prompt encoder and mask decoder train; the rest
+# Freeze policy (SAMIHS): adapters, prompt encoder and mask decoder train; the rest
 # of the image encoder stays as pretrained.
 _ADAPTER_MARKERS = ("_projection.", "attn_adapter.", "mlp_adapter.")
 _TRAINABLE_MODULES = ("prompt_encoder.", "mask_decoder.")

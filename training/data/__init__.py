@@ -2,7 +2,7 @@
 
 from .augment import clip_augmentation, still_to_clip
 from .clips import CLIP_FRAMES, ClipDataset, clip_windows
-from .layout import FrameRecord, Video, expand_cases, find_dataset, frame_sort_key
+from .layout import FrameFiles, Video, expand_cases, find_dataset, frame_sort_key
 from .sam_frames import SamFrameDataset, build_sample
 from .sam_prompts import PromptSettings
 from .sources import load_sources
@@ -10,7 +10,7 @@ from .sources import load_sources
 __all__ = [
     "CLIP_FRAMES",
     "ClipDataset",
-    "FrameRecord",
+    "FrameFiles",
     "PromptSettings",
     "SamFrameDataset",
     "Video",

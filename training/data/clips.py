@@ -11,20 +11,18 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from models.pns_plus import CLIP_FRAMES
+from models.pns_plus.preprocess import resize_to_rgb
+
 from .augment import still_motion, still_to_clip
 from .files import read_pair
-from .layout import FrameRecord, Video
+from .layout import FrameFiles, Video
 from .seeding import EpochSeeded, seeded
-
-CLIP_FRAMES = 5  # frames after the anchor, as PNS+ takes them
 
 
 def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     """BGR uint8 (h, w, 3) -> RGB uint8 (3, H, W), resized as models.pns_plus.frame_to_input."""
-    height, width = size
-    resized = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
-    rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
+    return torch.from_numpy(resize_to_rgb(frame, size)).permute(2, 0, 1)
 
 
 def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
@@ -95,12 +93,12 @@ class ClipDataset(EpochSeeded, Dataset):
             "masks": masks.as_subclass(torch.Tensor)[1:].float(),
         }
 
-    def _load(self, record: FrameRecord) -> tuple[torch.Tensor, torch.Tensor]:
+    def _load(self, record: FrameFiles) -> tuple[torch.Tensor, torch.Tensor]:
         frame, mask = read_pair(record)
         return resize_frame(frame, self.input_size), resize_mask(mask, self.input_size)
 
 
-def window(frames: Sequence[FrameRecord], start: int) -> list[FrameRecord]:
+def window(frames: Sequence[FrameFiles], start: int) -> list[FrameFiles]:
     """frames[start : start + 5], padded by repeating the last frame."""
     chosen = list(frames[start : start + CLIP_FRAMES])
     return chosen + [chosen[-1]] * (CLIP_FRAMES - len(chosen))

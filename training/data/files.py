@@ -7,8 +7,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from models.pipeline import probability_to_grey
+
 from ..errors import DataError
-from .layout import FrameRecord
+from .layout import FrameFiles
 
 
 def read_frame(path: Path) -> np.ndarray:
@@ -38,7 +40,7 @@ def read_mask(
     return (mask > 128).astype(np.uint8)
 
 
-def read_pair(record: FrameRecord) -> tuple[np.ndarray, np.ndarray]:
+def read_pair(record: FrameFiles) -> tuple[np.ndarray, np.ndarray]:
     """A frame (H, W, 3) BGR uint8 and its mask (H, W) uint8 {0, 1}, sizes checked."""
     frame = read_frame(record.image)
     return frame, read_mask(record.mask, frame.shape[:2], record.image)
@@ -58,6 +60,6 @@ def read_map(path: Path) -> np.ndarray:
 def write_map(path: Path, probability: np.ndarray) -> None:
     """Writes (H, W) probabilities in [0, 1] as an 8-bit grey PNG."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    grey = np.clip(np.rint(np.asarray(probability, np.float32) * 255.0), 0, 255).astype(np.uint8)
+    grey = probability_to_grey(probability)
     if not cv2.imwrite(str(path), grey):
         raise DataError(f"{path}: cannot write the map; is the folder writable?")

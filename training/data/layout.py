@@ -12,9 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.pipeline.preprocess import IMAGE_SUFFIXES
+
 from ..errors import DataError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg")  # PNG first: lossless
 
 # SUN-SEG names such as `case_M_20181001100941_0U62372100109341_1_005_001-1_a10_ayy_image0002`:
@@ -41,7 +42,7 @@ def frame_sort_key(name: str) -> tuple:
 
 
 @dataclass(frozen=True)
-class FrameRecord:
+class FrameFiles:
     """One frame and its mask. `key` is its id relative to the data set: `<case>/<name>` for
     videos, `<name>` for image folders; predictions and PNS+ maps are stored as `<key>.png`."""
 
@@ -56,7 +57,7 @@ class Video:
     the folder of this data set's saved PNS+ maps, if any."""
 
     name: str
-    frames: tuple[FrameRecord, ...]
+    frames: tuple[FrameFiles, ...]
     still: bool = False
     maps: Path | None = None
 
@@ -108,7 +109,7 @@ def find_videos(root: Path, cases: Sequence[str] | None = None) -> list[Video]:
         if not images:
             raise DataError(f"{frame_root / case}: no frames in this case folder")
         records = tuple(
-            FrameRecord(image, _mask_for(image, gt_root / case), f"{case}/{image.stem}")
+            FrameFiles(image, _mask_for(image, gt_root / case), f"{case}/{image.stem}")
             for image in images
         )
         videos.append(Video(case, records))
@@ -124,7 +125,7 @@ def find_images(root: Path) -> list[Video]:
     if not images:
         raise DataError(f"{root / 'images'}: no images found")
     return [
-        Video(image.stem, (FrameRecord(image, _mask_for(image, mask_root), image.stem),), True)
+        Video(image.stem, (FrameFiles(image, _mask_for(image, mask_root), image.stem),), True)
         for image in images
     ]
 

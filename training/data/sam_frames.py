@@ -13,17 +13,16 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from models.samihs import FrameGeometry, preprocess_frame
+from models.samihs.transforms import LOW_RES_SIZE
 
 from ..errors import DataError
 from .files import read_map, read_pair
-from .layout import FrameRecord, Video
-from .sam_prompts import PromptSettings, SamPrompt, empty_mask_prompt, gt_prompt, map_prompt
+from .layout import FrameFiles, Video
+from .sam_prompts import PromptSettings, SamplePrompt, empty_mask_prompt, gt_prompt, map_prompt
 from .seeding import EpochSeeded, seeded
 
-LOW_RES = 256  # SAMIHS's mask logits are 256x256 in the padded square
 
-
-def map_path(video: Video, record: FrameRecord) -> Path:
+def map_path(video: Video, record: FrameFiles) -> Path:
     """Where `polyp-train pns --predict` stored the map of `record`: `<maps>/<key>.png`."""
     if video.maps is None:
         raise DataError(
@@ -51,8 +50,8 @@ def low_res_target(mask: np.ndarray, geometry: FrameGeometry) -> np.ndarray:
     placed[:resized_h, :resized_w] = cv2.resize(
         mask.astype(np.float32), (resized_w, resized_h), interpolation=cv2.INTER_AREA
     )
-    if size != LOW_RES:
-        placed = cv2.resize(placed, (LOW_RES, LOW_RES), interpolation=cv2.INTER_AREA)
+    if size != LOW_RES_SIZE:
+        placed = cv2.resize(placed, (LOW_RES_SIZE, LOW_RES_SIZE), interpolation=cv2.INTER_AREA)
     return (placed >= 0.5).astype(np.float32)
 
 
@@ -153,7 +152,7 @@ def sample_prompt(
     geometry: FrameGeometry,
     settings: PromptSettings,
     rng: np.random.Generator | None,
-) -> SamPrompt:
+) -> SamplePrompt:
     """The prompt of one frame; a map without components falls back to the GT prompt while
     training (so SAM still learns from the frame) and to a padding prompt otherwise."""
     resized_hw = geometry.resized_size

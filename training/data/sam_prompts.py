@@ -1,4 +1,7 @@
-"""SAM prompts for training and validation, from the ground truth or from saved PNS+ maps.
+"""SAM prompts of training samples, from the ground truth or from saved PNS+ maps.
+
+Validation and inference do not use these: they run the inference sequence (models.pipeline),
+which prompts SAM once per component.
 
 All coordinates are in SAM's input space (the frame resized so its longest side is `image_size`,
 padded bottom/right) in the pixel-index convention of SAM's prompt encoder, which adds 0.5.
@@ -12,9 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from models.pipeline import PAD_LABEL
 from models.prompts import PromptConfig, prompts_from_probability
-
-PAD_LABEL = -1  # SAM's "not a point" label
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,7 @@ class PromptSettings:
     """Which prompts a SAMIHS sample gets.
 
     source: "gt" (a foreground pixel and the mask's box, jittered when training) or "pns"
-      (components of a saved PNS+ map, as the segmenter prompts at inference).
+      (the largest component of a saved PNS+ map, see map_prompt).
     use_point, use_box, use_mask: prompt types passed to SAM (mask only with source "pns").
     box_jitter: each box side moves by up to this fraction of the box size (training, gt only).
     pns: threshold and component settings for source "pns" (models.prompts.PromptConfig).
@@ -37,7 +39,7 @@ class PromptSettings:
 
 
 @dataclass
-class SamPrompt:
+class SamplePrompt:
     """point (1, 2) float32, point_label (1,) int64, box (4,) float32, mask (M, M) or None;
     found: False for the stand-in prompt of a frame with nothing to point at."""
 
@@ -53,7 +55,7 @@ def gt_prompt(
     valid_hw: tuple[int, int],
     rng: np.random.Generator | None,
     box_jitter: float,
-) -> SamPrompt:
+) -> SamplePrompt:
     """Prompt from a mask already in SAM input space (S, S) {0, 1}.
 
     Training (rng given): a uniformly random foreground pixel and the mask's box with each side
@@ -64,7 +66,7 @@ def gt_prompt(
     height, width = valid_hw
     rows, cols = np.nonzero(mask_sam)
     if rows.size == 0:
-        return SamPrompt(
+        return SamplePrompt(
             np.zeros((1, 2), np.float32),
             np.array([PAD_LABEL]),
             np.array([0, 0, width - 1, height - 1], np.float32),
@@ -79,16 +81,16 @@ def gt_prompt(
         box = np.clip(box, 0, [width - 1, height - 1, width - 1, height - 1])
         box[[0, 2]] = np.sort(box[[0, 2]])
         box[[1, 3]] = np.sort(box[[1, 3]])
-    return SamPrompt(point, np.array([1]), box.astype(np.float32))
+    return SamplePrompt(point, np.array([1]), box.astype(np.float32))
 
 
 def map_prompt(
     prob_map: np.ndarray, frame_size: tuple[int, int], image_size: int, settings: PromptSettings
-) -> SamPrompt | None:
-    """Prompt from a PNS+ probability map, as models.segmenter builds it; None if no component.
+) -> SamplePrompt | None:
+    """A training sample's prompt from a PNS+ map; None if no component.
 
-    SAM gets the largest component's box and peak point; the dense mask prompt (if used) holds
-    every component.
+    A sample holds one sparse prompt (so samples batch): the largest component's box and peak
+    point. The dense mask prompt (if used) holds every component, as at inference.
     """
     config = settings.pns
     prompts = prompts_from_probability(prob_map, frame_size, image_size, config)
@@ -98,7 +100,7 @@ def map_prompt(
     point = np.zeros((1, 2), np.float32) if points is None else points[:1].astype(np.float32)
     label = np.array([1 if points is not None else PAD_LABEL])
     box = np.zeros(4, np.float32) if boxes is None else boxes[0].astype(np.float32)
-    return SamPrompt(point, label, box, prompts.mask_logits)
+    return SamplePrompt(point, label, box, prompts.mask_logits)
 
 
 def empty_mask_prompt(image_size: int, clip: float) -> np.ndarray:

@@ -5,22 +5,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
+from ..config import SourceConfig
 from ..errors import DataError
 from .layout import Video, find_dataset
 
 
-class SourceSpec(Protocol):
-    root: str
-    cases: list[str] | None
-    repeat: int
-    maps: str | None
-    names: str | None
-    exclude_names: bool
-
-
-def load_sources(sources: Sequence[SourceSpec], what: str) -> list[Video]:
+def load_sources(sources: Sequence[SourceConfig], what: str) -> list[Video]:
     """Videos of every source in order, a source's list repeated `repeat` times.
 
     what: "train" or "val", for the error when nothing is configured.

@@ -1,4 +1,5 @@
-"""Predicting probability maps for whole videos: PNS+ alone, SAMIHS alone, or the full pipeline.
+"""Predicting probability maps for whole videos: PNS+ alone (its offline protocol), or the
+inference sequence the live app runs (SAMIHS with any prompt source).
 
 Every predictor yields one (H, W) float32 probability map per frame, at the frame's size, in
 temporal order. Maps are scored in memory (validation) or written as grey PNGs.
@@ -15,15 +16,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from models.pipeline import ORACLE_SOURCES, probability_to_grey
 from models.pns_plus import CLIP_FRAMES, PNSPlus
-from models.samihs import SAMIHS, FrameGeometry, probability_in_frame
 from models.segmenter import PolypSegmenter
 
 from ..data.clips import resize_frame
 from ..data.files import read_frame, read_map, read_pair, write_map
 from ..data.layout import Video
-from ..data.sam_frames import build_sample, map_path
-from ..data.sam_prompts import PromptSettings
+from ..data.sam_frames import map_path
 from .folders import read_grey
 from .protocol import Report, VideoFrames, score_videos
 
@@ -36,7 +36,7 @@ class Predictor(Protocol):
 
 def chunk_starts(count: int) -> list[int]:
     """Offline PNS+ inference: non-overlapping 5-frame chunks, the last one shifted back to end
-    at the final frame (REFERENCE section 3)."""
+    at the final frame, as the public PNS+ test code does."""
     if count <= CLIP_FRAMES:
         return [0]
     starts = list(range(0, count - CLIP_FRAMES + 1, CLIP_FRAMES))
@@ -77,76 +77,22 @@ class PnsPredictor:
             yield cv2.resize(results[index], (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-class SamPredictor:
-    """SAMIHS frame by frame with validation prompts (GT middle pixel + box, or PNS+ maps)."""
+class SegmenterPredictor:
+    """The inference sequence (models.PolypSegmenter, the code the live app runs) over whole
+    videos, reset at the start of every video. The oracle prompt sources get each frame's GT
+    mask; `saved_maps` prompts from the video's saved PNS+ maps instead of running PNS+."""
 
-    def __init__(
-        self, model: SAMIHS, settings: PromptSettings, device: torch.device | str = "cpu"
-    ) -> None:
-        self.model = model
-        self.settings = settings
-        self.device = torch.device(device)
-
-    @torch.inference_mode()
-    def predict_video(self, video: Video) -> Iterator[np.ndarray]:
-        self.model.eval()
-        size = self.model.config.image_size
-        for record in video.frames:
-            frame, mask = read_pair(record)
-            prob = None
-            if self.settings.source == "pns":
-                prob = read_map(map_path(video, record))
-            sample = build_sample(frame, mask, prob, size, self.settings, None)
-            if self.settings.source == "pns" and not bool(sample["prompted"]):
-                yield np.zeros(frame.shape[:2], np.float32)  # no component: SAM is skipped
-                continue
-            logits = self.model(**sam_inputs(sample, self.settings, self.device, batched=False))
-            yield probability_in_frame(logits, FrameGeometry(frame.shape[:2], size))
-
-
-def sam_inputs(
-    batch: dict[str, torch.Tensor],
-    settings: PromptSettings,
-    device: torch.device,
-    batched: bool = True,
-) -> dict:
-    """SAMIHS forward arguments from a (collated, or single when batched=False) sample."""
-
-    def get(key: str) -> torch.Tensor:
-        value = batch[key].to(device)
-        return value if batched else value.unsqueeze(0)
-
-    inputs: dict = {"images": get("image")}
-    if settings.use_box:
-        inputs["boxes"] = get("box")
-    if settings.use_point:
-        inputs["points"] = (get("point"), get("point_label"))
-    if settings.use_mask and "mask_prompt" in batch:
-        inputs["mask_prompt"] = get("mask_prompt")
-    return inputs
-
-
-class PipelinePredictor:
-    """The deployed pipeline (models.PolypSegmenter), reset at the start of every video; the
-    oracle prompt sources (gt-point, gt-box) get each frame's GT mask."""
-
-    def __init__(self, segmenter: PolypSegmenter) -> None:
+    def __init__(self, segmenter: PolypSegmenter, saved_maps: bool = False) -> None:
         self.segmenter = segmenter
+        self.saved_maps = saved_maps
 
     def predict_video(self, video: Video) -> Iterator[np.ndarray]:
         self.segmenter.reset()
-        oracle = self.segmenter.prompt_source.startswith("gt-")
+        oracle = self.segmenter.prompt_source in ORACLE_SOURCES
         for record in video.frames:
-            if oracle:
-                frame, mask = read_pair(record)
-                yield self.segmenter(frame, mask).probability
-            else:
-                yield self.segmenter(read_frame(record.image)).probability
-
-
-def to_grey(probability: np.ndarray) -> np.ndarray:
-    """Probabilities -> uint8 grey, the quantisation of a saved map."""
-    return np.clip(np.rint(probability * 255.0), 0, 255).astype(np.uint8)
+            frame, mask = read_pair(record) if oracle else (read_frame(record.image), None)
+            saved = read_map(map_path(video, record)) if self.saved_maps else None
+            yield self.segmenter.process(frame, mask, saved).probability
 
 
 def score_predictor(
@@ -156,7 +102,7 @@ def score_predictor(
     scored = []
     for video in tqdm(videos, desc="predict", disable=not progress, leave=False):
         frames = [
-            (to_grey(prob), read_grey(record.mask))
+            (probability_to_grey(prob), read_grey(record.mask))
             for record, prob in zip(video.frames, predictor.predict_video(video), strict=True)
         ]
         scored.append(VideoFrames(video.name, frames, video.still))

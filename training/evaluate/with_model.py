@@ -1,18 +1,21 @@
 """`polyp-eval --model PATH... --data DIR`: load the weights, predict every frame, score.
 
---model takes a folder holding `samihs.safetensors` and/or `pns_plus.safetensors`, or weight
-files (told apart by their metadata); a bundle folder's bundle.json prompt settings apply.
-PNS+ + SAMIHS: the deployed pipeline (models.PolypSegmenter,
-frame by frame, reset per video). PNS+ alone: PNS+'s own maps (offline 5-frame chunks).
+--model takes a model bundle folder (exactly what `polyp-live --model DIR` takes: loaded by
+models.pipeline.load_bundle, with its prompt settings and its base SAM checkpoint), or loose
+weight files told apart by their metadata. PNS+ + SAMIHS: the inference sequence the live app
+runs (models.PolypSegmenter, frame by frame, reset per video). PNS+ alone: PNS+'s own maps
+(offline 5-frame chunks). An oracle prompt source (gt, gt-point, gt-box) needs no PNS+.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
-from models.prompts import PromptConfig
+import torch
+
+from models.pipeline import DEFAULT_CUT_THRESHOLD, ORACLE_SOURCES
+from models.pipeline.bundle import SAMIHS_FILE, BundleError, load_bundle
 from models.samihs import SAMIHS, load_samihs
 from models.samihs.checkpoint import read_samihs_config
 from models.segmenter import PolypSegmenter
@@ -22,10 +25,11 @@ from ..devices import resolve_device
 from ..errors import UserError
 from ..model_files import load_pns_weights, weight_kind
 from .folders import evaluate_folders
-from .predict import PipelinePredictor, PnsPredictor, write_predictions
+from .predict import PnsPredictor, Predictor, SegmenterPredictor, write_predictions
 from .protocol import Report
 
-FOLDER_NAMES = {"samihs": "samihs.safetensors", "pns": "pns_plus.safetensors"}
+FOLDER_NAMES = {"samihs": SAMIHS_FILE, "pns": "pns_plus.safetensors"}
+EVAL_PROMPT_SOURCES = ("pns", *ORACLE_SOURCES)
 
 
 def predict_and_score(
@@ -35,18 +39,10 @@ def predict_and_score(
     device: str = "auto",
     sam_checkpoint: str | None = None,
     progress: bool = True,
+    prompt_source: str = "pns",
 ) -> Report:
     """Writes maps for every frame of `data` (to `out`, else a temporary folder) and scores them."""
-    sam_file, pns_file = find_weights(weights)
-    target = resolve_device(device)
-    pns, _ = load_pns_weights(pns_file)
-    pns = pns.to(target)
-    if sam_file is not None:
-        samihs = load_samihs_for_eval(sam_file, sam_checkpoint).to(target)
-        prompt_config = bundle_prompt_config(weights)
-        predictor = PipelinePredictor(PolypSegmenter(pns, samihs, prompt_config))
-    else:
-        predictor = PnsPredictor(pns, target)
+    predictor = build_predictor(weights, resolve_device(device), sam_checkpoint, prompt_source)
     videos = find_dataset(data)
     with tempfile.TemporaryDirectory(prefix="polyp-eval-") as scratch:
         folder = Path(out) if out else Path(scratch)
@@ -54,22 +50,37 @@ def predict_and_score(
         return evaluate_folders(folder, data)
 
 
-def bundle_prompt_config(paths: list[Path]) -> PromptConfig | None:
-    """The prompt settings of a model bundle folder (its bundle.json), so a bundle is scored
-    with the prompts the app will use; None (the defaults) for loose weight files."""
-    for path in paths:
-        manifest = path / "bundle.json"
-        if path.is_dir() and manifest.is_file():
-            try:
-                values = json.loads(manifest.read_text()).get("prompts") or {}
-                return PromptConfig(**values)
-            except (ValueError, TypeError, AttributeError) as error:
-                raise UserError(f"{manifest}: bad prompt settings ({error})") from None
-    return None
+def build_predictor(
+    weights: list[Path],
+    device: torch.device,
+    sam_checkpoint: str | None = None,
+    prompt_source: str = "pns",
+) -> Predictor:
+    """The predictor for --model: a bundle folder, or loose SAMIHS / PNS+ files."""
+    if prompt_source not in EVAL_PROMPT_SOURCES:
+        raise UserError(f"--prompt-source must be one of {', '.join(EVAL_PROMPT_SOURCES)}")
+    if len(weights) == 1 and (weights[0] / SAMIHS_FILE).is_file():
+        try:
+            bundle = load_bundle(weights[0])
+        except BundleError as error:
+            raise UserError(str(error)) from None
+        pns, samihs, config = bundle.pns, bundle.samihs, bundle.prompt_config
+    else:
+        sam_file, pns_file = find_weights(weights, needs_pns=prompt_source == "pns")
+        pns = load_pns_weights(pns_file)[0] if pns_file is not None else None
+        if sam_file is None:
+            return PnsPredictor(pns.to(device), device)
+        samihs, config = load_samihs_for_eval(sam_file, sam_checkpoint), None
+    pns = pns.to(device) if pns is not None and prompt_source == "pns" else None
+    segmenter = PolypSegmenter(  # scene cuts restart the stream, as in the live app
+        pns, samihs.to(device), config, prompt_source=prompt_source,
+        cut_threshold=DEFAULT_CUT_THRESHOLD,
+    )
+    return SegmenterPredictor(segmenter)
 
 
-def find_weights(paths: list[Path]) -> tuple[Path | None, Path]:
-    """(SAMIHS file or None, PNS+ file) from the files and folders given to --model."""
+def find_weights(paths: list[Path], needs_pns: bool = True) -> tuple[Path | None, Path | None]:
+    """(SAMIHS file or None, PNS+ file or None) from the files and folders given to --model."""
     found: dict[str, list[Path]] = {"samihs": [], "pns": []}
     for path in paths:
         if path.is_dir():
@@ -77,19 +88,27 @@ def find_weights(paths: list[Path]) -> tuple[Path | None, Path]:
             if not any(p.is_file() for p in named.values()):
                 raise UserError(
                     f"{path}: no samihs.safetensors or pns_plus.safetensors in this folder; "
-                    "pass the weight files instead"
+                    "pass a folder written by polyp-export --out DIR, or the weight files"
                 )
             for kind, file in named.items():
                 if file.is_file():
                     found[kind].append(file)
         else:
             found[weight_kind(path)].append(path)
-    if len(found["pns"]) != 1 or len(found["samihs"]) > 1:
+    pns_count, sam_count = len(found["pns"]), len(found["samihs"])
+    if needs_pns and (pns_count != 1 or sam_count > 1):
         raise UserError(
             "--model needs one PNS+ weight file (it makes the prompts) and at most one SAMIHS "
-            f"file; got {len(found['pns'])} PNS+ and {len(found['samihs'])} SAMIHS"
+            f"file; got {pns_count} PNS+ and {sam_count} SAMIHS"
         )
-    return (found["samihs"][0] if found["samihs"] else None), found["pns"][0]
+    if not needs_pns and (sam_count != 1 or pns_count > 1):
+        raise UserError(
+            f"an oracle prompt source needs one SAMIHS weight file; got {sam_count} SAMIHS"
+        )
+    return (
+        found["samihs"][0] if found["samihs"] else None,
+        found["pns"][0] if found["pns"] else None,
+    )
 
 
 def load_samihs_for_eval(path: Path, sam_checkpoint: str | None) -> SAMIHS:

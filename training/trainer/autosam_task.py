@@ -4,20 +4,17 @@ prompt network, the SAM it drives is rebuilt from the same config."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 from models.autosam import AutoSAM, build_autosam, load_autosam, save_autosam_weights
-from models.samihs import preprocess_frame, probability_in_frame
+from models.segmenter import PolypSegmenter
 
 from ..config import SamTrainConfig
-from ..data.files import read_frame
-from ..data.layout import Video
 from ..errors import ConfigError
+from ..evaluate.predict import SegmenterPredictor
 from ..losses import BceTverskyLoss
 from .sam_task import SamTask
 
@@ -54,31 +51,17 @@ class AutoSamTask(SamTask):
     def compute_loss(self, model: nn.Module, batch: dict, device: torch.device) -> torch.Tensor:
         return self.loss(model(batch["image"].to(device)), batch["target"].to(device))
 
-    def predictor(self, model: nn.Module, device: torch.device) -> AutoSamPredictor:
-        return AutoSamPredictor(model, device)
+    def predictor(self, model: nn.Module, device: torch.device) -> SegmenterPredictor:
+        segmenter = PolypSegmenter(
+            None, model.sam, prompt_source="autosam", autosam=model.prompt_net
+        )
+        return SegmenterPredictor(segmenter)
 
     def save_weights(self, model: nn.Module, path: Path) -> None:
         save_autosam_weights(model, path)
 
     def load_weights(self, model: nn.Module, path: Path) -> None:
         model.prompt_net.load_state_dict(load_autosam(path, model.sam).prompt_net.state_dict())
-
-
-class AutoSamPredictor:
-    """AutoSAM frame by frame (no prompt needed)."""
-
-    def __init__(self, model: AutoSAM, device: torch.device | str = "cpu") -> None:
-        self.model = model
-        self.device = torch.device(device)
-
-    @torch.inference_mode()
-    def predict_video(self, video: Video) -> Iterator[np.ndarray]:
-        self.model.eval()
-        size = self.model.config.image_size
-        for record in video.frames:
-            frame = read_frame(record.image)
-            image, geometry = preprocess_frame(frame, size, "BGR", self.device)
-            yield probability_in_frame(self.model(image), geometry)
 
 
 def make_sam_task(config: SamTrainConfig) -> SamTask:

@@ -1,4 +1,4 @@
-"""PNS+ training (REFERENCE section 3): anchor + 5-frame clips, BCE on the five frames."""
+"""PNS+ training as the public code does it: anchor + 5-frame clips, BCE on the five frames."""
 
 from __future__ import annotations
 

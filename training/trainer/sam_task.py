@@ -1,4 +1,4 @@
-"""SAMIHS fine-tuning (REFERENCE section 2): frames + prompts, BCE + boundary DoU on the
+"""SAMIHS fine-tuning as published: frames + prompts, BCE + boundary DoU on the
 256x256 logits; weights saved as trainable tensors (on top of SAM) or, from scratch, in full."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from models.pipeline import PROMPT_SOURCES
 from models.prompts import PromptConfig
 from models.samihs import (
     SAMIHS,
@@ -16,6 +17,7 @@ from models.samihs import (
     samihs_config,
     save_samihs_weights,
 )
+from models.segmenter import PolypSegmenter
 
 from ..config import SamTrainConfig
 from ..data.layout import Video
@@ -23,11 +25,9 @@ from ..data.sam_frames import SamFrameDataset
 from ..data.sam_prompts import PromptSettings
 from ..data.sources import load_sources
 from ..errors import ConfigError
-from ..evaluate.predict import SamPredictor, sam_inputs
+from ..evaluate.predict import SegmenterPredictor
 from ..losses import SegmentationLoss
 from .common import build_loss, train_augmentation
-
-PROMPT_SOURCES = ("gt", "gt-point", "gt-box", "pns", "autosam")
 
 
 def prompt_settings(config: SamTrainConfig) -> PromptSettings:
@@ -132,8 +132,14 @@ class SamTask:
         logits = model(**sam_inputs(batch, self.settings, device))
         return self.loss(logits, batch["target"].to(device))
 
-    def predictor(self, model: nn.Module, device: torch.device) -> SamPredictor:
-        return SamPredictor(model, self.settings, device)
+    def predictor(self, model: nn.Module, device: torch.device) -> SegmenterPredictor:
+        """Validation runs the inference sequence the app runs: all components of a saved PNS+
+        map (source pns), or the oracle prompts of the GT (gt, gt-point, gt-box)."""
+        source = self.config.prompt.source
+        segmenter = PolypSegmenter(
+            None, model, self.settings.pns, prompt_source=source, saved_maps=source == "pns"
+        )
+        return SegmenterPredictor(segmenter, saved_maps=source == "pns")
 
     def save_weights(self, model: nn.Module, path: Path) -> None:
         save_samihs_weights(model, path, contents=self.weight_contents)
@@ -144,3 +150,17 @@ class SamTask:
     def _image_size(self) -> int:
         spec = self.config.model
         return samihs_config(spec.variant, spec.image_size).image_size
+
+
+def sam_inputs(
+    batch: dict[str, torch.Tensor], settings: PromptSettings, device: torch.device
+) -> dict:
+    """SAMIHS forward arguments from a collated batch of training samples."""
+    inputs: dict = {"images": batch["image"].to(device)}
+    if settings.use_box:
+        inputs["boxes"] = batch["box"].to(device)
+    if settings.use_point:
+        inputs["points"] = (batch["point"].to(device), batch["point_label"].to(device))
+    if settings.use_mask and "mask_prompt" in batch:
+        inputs["mask_prompt"] = batch["mask_prompt"].to(device)
+    return inputs

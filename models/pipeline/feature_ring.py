@@ -15,7 +15,7 @@ class FeatureRing:
     """The last `capacity` items, oldest first, plus an anchor item.
 
     Start of stream: the first item fills every slot (the window is padded by repeating the
-    stream's earliest frame, as StreamingPNS does) and becomes the anchor.
+    stream's earliest frame, as offline inference would) and becomes the anchor.
     """
 
     def __init__(self, capacity: int) -> None:

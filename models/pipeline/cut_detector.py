@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 THUMBNAIL = (28, 16)  # (width, height): the aspect of PNS+'s 448x256 input
+DEFAULT_CUT_THRESHOLD = 0.2  # see CutDetector: above every neighbour score measured
 
 
 class CutDetector:
@@ -19,7 +20,7 @@ class CutDetector:
     threshold=None disables detection.
     """
 
-    def __init__(self, threshold: float | None = 0.2) -> None:
+    def __init__(self, threshold: float | None = DEFAULT_CUT_THRESHOLD) -> None:
         if threshold is not None and not 0.0 < threshold < 1.0:
             raise ValueError(f"cut_threshold must be in (0, 1) or None, got {threshold}")
         self.threshold = threshold

@@ -12,9 +12,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.pns_plus import frame_to_input
-from models.samihs import FrameGeometry, preprocess_frame
-from models.samihs.transforms import SAM_PIXEL_MEAN, SAM_PIXEL_STD
+from ..pns_plus import frame_to_input
+from ..samihs import FrameGeometry, preprocess_frame
+from ..samihs.transforms import SAM_PIXEL_MEAN, SAM_PIXEL_STD
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")  # frames read from files
 
 
 def check_frame(frame: object) -> np.ndarray:

@@ -1,0 +1,154 @@
+"""The one inference sequence: every front end (viewer, polyp-eval, training validation,
+polyp-bench) segments frames with it.
+
+    frame -> preprocess -> [cut check] -> PNS+ step (frame encoder -> feature ring -> temporal head)
+          -> prompts (prompt source) -> SAM (only when there is a prompt) -> postprocess
+
+Each stage is a named unit; the networks run on a Runner (PyTorch here, ONNX Runtime and
+TensorRT in the engine), so every back end goes through the same stages.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from ..prompts import Prompts
+from .cut_detector import CutDetector
+from .pns_step import PnsStep
+from .postprocess import Postprocess
+from .preprocess import FramePreprocessor
+from .prompt_sources import PromptStage
+from .result import FrameResult, StageTimings
+from .runner import Runner
+
+
+class InferenceSequence:
+    """Per-frame PNS+ -> prompts -> SAMIHS on one runner; single thread, one stream at a time.
+
+    prompt_stage: MapPrompts("pns" | oracle, config) or AutoSamPrompts (see prompt_sources).
+    image_size: SAM's square input side; pns_input_size: PNS+'s (H, W) input.
+    cut_threshold: restart the stream on a scene cut (CutDetector); None never restarts.
+    """
+
+    def __init__(
+        self,
+        runner: Runner,
+        prompt_stage: PromptStage,
+        image_size: int,
+        pns_input_size: tuple[int, int] = (256, 448),
+        channel_order: str = "BGR",
+        cut_threshold: float | None = None,
+    ) -> None:
+        self.runner = runner
+        self.backend_name = runner.name
+        self.device = runner.device
+        self.prompt_stage = prompt_stage
+        self.image_size = image_size
+        self.preprocessor = FramePreprocessor(
+            pns_input_size, image_size, channel_order, self.device
+        )
+        self.pns_step = PnsStep(runner)
+        self.cuts = CutDetector(cut_threshold)
+        self.postprocess = Postprocess()
+
+    @property
+    def prompt_source(self) -> str:
+        return self.prompt_stage.source
+
+    def reset(self) -> None:
+        """New stream: the next frame becomes the anchor and fills the window."""
+        self.pns_step.reset()
+        self.cuts.reset()
+        self.postprocess.reset()
+
+    @torch.inference_mode()
+    def process(
+        self,
+        frame: np.ndarray,
+        gt_mask: np.ndarray | None = None,
+        pns_map: np.ndarray | None = None,
+    ) -> FrameResult:
+        """Segments the newest frame (H, W, 3) uint8 of the stream.
+
+        gt_mask: (H, W), nonzero = polyp; needed (only) by the oracle prompt sources.
+        pns_map: a PNS+ map saved earlier (any size, a resize of the frame) to prompt from
+          instead of running the PNS+ step (training validation on saved maps).
+        """
+        stage = self.prompt_stage
+        clock = _StageClock(self.runner)
+        pre = self.preprocessor
+        pre.start(frame)
+        cut = self.cuts(frame)
+        if cut:
+            self.pns_step.reset()
+            self.postprocess.reset()
+        pns_input = pre.pns_input() if stage.uses_pns and pns_map is None else None
+        preprocess_ms = clock.lap()
+
+        if pns_input is not None:
+            pns_map = self.pns_step(pns_input)[0, 0].float().cpu().numpy()
+        pns_ms = clock.lap()
+
+        prompts = stage(pns_map, pre.frame_size, self.image_size, gt_mask)
+        prompts_ms = clock.lap()
+
+        logits = geometry = None
+        sam_ms = 0.0
+        if stage.needs_sam(prompts):  # the SAM step: encode the image once, decode the prompts
+            image, geometry = pre.sam_input()
+            preprocess_ms += clock.lap()
+            embeddings = self.runner.encode_image(image)
+            logits = stage.decode(self.runner, image, embeddings, prompts)
+            sam_ms = clock.lap()
+        probability, mask = self.postprocess(logits, geometry, pre.frame_size)
+        postprocess_ms = clock.lap()
+        timings = StageTimings(
+            preprocess_ms, pns_ms, prompts_ms, sam_ms, postprocess_ms, clock.total()
+        )
+        return _result(stage, prompts, probability, mask, pns_map, cut, timings)
+
+
+def _result(
+    stage: PromptStage,
+    prompts: Prompts,
+    probability: np.ndarray,
+    mask: np.ndarray,
+    pns_map: np.ndarray | None,
+    cut: bool,
+    timings: StageTimings,
+) -> FrameResult:
+    in_frame = prompts.to_frame()
+    boxes = in_frame.boxes if in_frame.boxes is not None else np.zeros((0, 4), np.float32)
+    score = float(prompts.scores.max()) if len(prompts) else 0.0
+    return FrameResult(
+        probability=probability,
+        mask=mask,
+        boxes=np.asarray(boxes, np.float32).reshape(-1, 4),
+        score=score,
+        polyp_present=bool(mask.any()),
+        timings=timings,
+        pns_probability=pns_map if pns_map is not None else np.zeros((0, 0), np.float32),
+        cut=cut,
+        prompts=stage.as_given(in_frame),
+        source=stage.source,
+    )
+
+
+class _StageClock:
+    """Milliseconds between laps; waits for the device first so GPU stages are timed honestly."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.start = self.last = time.perf_counter()
+
+    def lap(self) -> float:
+        self.runner.synchronize()
+        now = time.perf_counter()
+        elapsed, self.last = (now - self.last) * 1e3, now
+        return elapsed
+
+    def total(self) -> float:
+        return (self.last - self.start) * 1e3
