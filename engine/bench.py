@@ -273,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, help="CPU threads for torch and ONNX Runtime")
     parser.add_argument("--compile", dest="compile_mode", help="torch.compile mode for torch "
                         "back ends on CUDA, e.g. max-autotune or reduce-overhead")
+    parser.add_argument("--cuda-graphs", action="store_true", help="torch back ends on CUDA: "
+                        "replay the fixed-shape graphs from CUDA graphs")
     parser.add_argument("--json", type=Path, help="write all results here")
     return parser
 
@@ -307,7 +309,8 @@ def _run(args: argparse.Namespace) -> int:
                    for source, frames in sources.items()}
     names = (args.backends or DEFAULT_BACKENDS.get(preset or "", "torch-cpu,onnxruntime-cpu"))
     backends = [b.strip() for b in names.split(",") if b.strip()]
-    options = {"threads": args.threads, "compile_mode": args.compile_mode}
+    options = {"threads": args.threads, "compile_mode": args.compile_mode,
+               "cuda_graphs": args.cuda_graphs}
     report = {"machine": machine(), "model": _describe(bundle, preset),
               "prompt_thresholds": {s: c.threshold for s, c in configs.items()},
               "runs": [], "pns": [], "graphs": [], "skipped": {}}

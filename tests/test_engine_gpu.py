@@ -120,3 +120,30 @@ def test_onnxruntime_cuda_matches_torch_when_available(real_clip, small_bundle) 
         a, b = reference.process(frame), ort.process(frame)
         assert np.abs(a.pns_probability - b.pns_probability).max() < 1e-3
         assert iou(a.mask, b.mask) >= 0.99
+
+
+def test_cuda_graph_replays_equal_eager_fp16_frame_after_frame(real_clip, small_bundle) -> None:
+    """Each replay reads the new inputs and returns its own outputs (not a buffer that the
+    next replay overwrites): two different frames, both equal to eager fp16."""
+    eager = create_runner(small_bundle, "torch-cuda-fp16")
+    graphed = create_runner(small_bundle, "torch-cuda-fp16", cuda_graphs=True)
+    assert graphed.name == "torch-cuda-fp16+cudagraphs"
+    size = small_bundle.samihs.config.image_size
+    outputs = {}
+    for name, runner in (("eager", eager), ("graphed", graphed)):
+        pre = FramePreprocessor(small_bundle.pns_input_size, size, "BGR", "cuda")
+        results = []
+        for frame, _ in real_clip[:2]:
+            pre.start(frame)
+            low, high = runner.encode_frame(pre.pns_input())
+            window = [t.unsqueeze(1).expand(-1, 5, *t.shape[1:]).contiguous()
+                      for t in (low, high)]
+            probability = runner.temporal_head(high, *window)
+            embeddings = runner.encode_image(pre.sam_input()[0])
+            results.append((low, high, probability, embeddings))
+        outputs[name] = results
+    for fast, reference in zip(outputs["graphed"], outputs["eager"], strict=True):
+        for a, b in zip(fast, reference, strict=True):
+            torch.testing.assert_close(a, b, atol=2e-3, rtol=2e-3)
+    first, second = outputs["graphed"]
+    assert not torch.equal(first[2], second[2])  # the second frame did not reuse the first's map

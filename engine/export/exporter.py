@@ -21,6 +21,9 @@ from .graphs import OPSET, export_graph, graph_modules, graph_specs
 from .manifest import GRAPHS_FORMAT, PRECISIONS, GraphManifest, GraphsError
 
 CACHE_ENV = "POLYP_LIVE_CACHE"
+# Bumped when the exported graphs change for the same weights; ensure_graphs re-exports older
+# ones. 2: PNS+ window attention as one gather (a handful of nodes instead of ~1000 slices).
+GRAPHS_REVISION = 2
 
 
 def export_graphs(
@@ -57,6 +60,7 @@ def export_graphs(
     manifest = GraphManifest(out_dir, {
         "format": GRAPHS_FORMAT,
         "opset": OPSET,
+        "revision": GRAPHS_REVISION,
         "torch": torch.__version__,
         "onnx": onnx.__version__,
         "sources": sources or {},
@@ -84,7 +88,7 @@ def ensure_graphs(bundle: ModelBundle, precision: str = "fp32") -> GraphManifest
             manifest = GraphManifest.read(directory)
         except GraphsError:
             continue
-        matches = all(
+        matches = manifest.data.get("revision", 1) >= GRAPHS_REVISION and all(
             manifest.sources.get(name, {}).get("sha256") == source["sha256"]
             for name, source in bundle.sources.items()
         )

@@ -70,7 +70,8 @@ def create_runner(
     if family == "torch":
         from .torch_runner import bundle_torch_runner
 
-        return bundle_torch_runner(bundle, device, fp16, options.get("compile_mode"))
+        return bundle_torch_runner(bundle, device, fp16, options.get("compile_mode"),
+                                   bool(options.get("cuda_graphs")))
     from ..export.exporter import cache_root, ensure_graphs
 
     precision = "fp16" if fp16 else "fp32"

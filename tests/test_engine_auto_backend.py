@@ -1,0 +1,50 @@
+"""--backend auto on a CPU: measured once per bundle and machine, cached, reused, announced."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from engine import StreamSegmenter
+from engine.auto_backend import CANDIDATES, choice_path, choose_cpu_backend, pick
+from engine.bundle import ModelBundle
+
+pytest_plugins = ("engine_helpers",)  # shared fixtures: a small bundle, its graphs
+
+
+def test_pick_keeps_onnxruntime_unless_torch_is_clearly_faster() -> None:
+    assert pick({"onnxruntime-cpu": 100.0, "torch-cpu": 97.0}) == "onnxruntime-cpu"
+    assert pick({"onnxruntime-cpu": 100.0, "torch-cpu": 80.0}) == "torch-cpu"
+    assert pick({"onnxruntime-cpu": 80.0, "torch-cpu": 100.0}) == "onnxruntime-cpu"
+    assert pick({"torch-cpu": 50.0}) == "torch-cpu"  # onnxruntime could not be measured
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="auto picks a CUDA back end there")
+def test_auto_measures_once_caches_and_reuses_the_choice(
+    small_bundle: ModelBundle, capsys: pytest.CaptureFixture
+) -> None:
+    choice_path().unlink(missing_ok=True)
+    first = choose_cpu_backend(small_bundle)
+    assert not first.cached
+    assert set(first.frame_ms) == set(CANDIDATES) and all(v > 0 for v in first.frame_ms.values())
+    assert first.backend == pick(first.frame_ms)
+    line = capsys.readouterr().err.strip()
+    assert "\n" not in line and line.startswith(f"backend auto: {first.backend} (")
+    assert "measured now" in line
+
+    stored = json.loads(choice_path().read_text())
+    (key, entry), = stored.items()
+    assert key.startswith(small_bundle.key + "/") and entry["backend"] == first.backend
+
+    # The stored choice is what auto uses from then on: flip it, and the stream follows it
+    # without measuring again.
+    other = next(name for name in CANDIDATES if name != first.backend)
+    entry["backend"] = other
+    choice_path().write_text(json.dumps(stored))
+    stream = StreamSegmenter(small_bundle)  # backend="auto"
+    assert stream.backend_name == other
+    line = capsys.readouterr().err.strip()
+    assert line.startswith(f"backend auto: {other} (") and "measured earlier" in line
+    assert json.loads(choice_path().read_text()) == stored
