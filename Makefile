@@ -28,7 +28,7 @@ demo: setup
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
 		$(VENV)/bin/polyp-live --source assets/demo_clip.mp4 --loop; \
 	else \
-		echo "No display found: running headless; the annotated video goes to recordings/ (on a desktop, make demo opens the viewer)."; \
+		echo "No display found: running headless into recordings/ (on a desktop, make demo opens the viewer); the files written are listed at the end."; \
 		$(VENV)/bin/polyp-live --source assets/demo_clip.mp4 --headless --record recordings; \
 	fi
 

@@ -102,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
             run_window(pipeline, stop)
     finally:
         pipeline.close()
+    for recorder in pipeline.recordings:  # the real names, e.g. for `make demo`
+        for path in recorder.paths.values():
+            if path.exists():
+                print(f"wrote {path}")
     if seen:
         return 128 + seen[0]
     return 0

@@ -3,8 +3,10 @@ same for the window's keys and for a headless run."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from .capture import CapturedFrame
 from .outputs import save_snapshot
 from .stream_graph import DEFAULT_RECORD_DIR, ShownFrame, StreamGraph
 
@@ -21,6 +23,21 @@ class LivePipeline(StreamGraph):
     @property
     def threshold(self) -> float | None:
         return self.annotator.threshold
+
+    def redraw(self) -> ShownFrame | None:
+        """The last shown frame drawn again with the current overlay setting and threshold (O or
+        +/- while paused); it is not recorded again."""
+        last = self._last_shown
+        if last is None:
+            return None
+        frame = CapturedFrame(last.index, last.timestamp, last.raw)
+        annotated = self.annotator.annotate(frame, self.inference.latest())
+        shown = replace(
+            last, image=annotated.image, mask=annotated.mask, mode=annotated.mode,
+            record=annotated.record, status=self._status(annotated),
+        )
+        self._last_shown = shown
+        return shown
 
     def toggle_overlay(self) -> bool:
         self.annotator.overlay_on = not self.annotator.overlay_on

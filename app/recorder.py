@@ -1,9 +1,10 @@
 """The recorder stage: its own thread and bounded queue; annotated (and raw) video, log, summary.
 
-Files are named `session_<start time>_annotated.mkv`, `_raw.mkv`, `_frames.jsonl` and
-`_summary.json`, created user-only. A write error (full disk, file-size limit, I/O error) stops
-the recording with a message; what was written stays readable. `stop()` closes everything
-cleanly and writes the summary (duration, frames, dropped frames, polyp episodes).
+Files are named `session_<start time>_annotated.mkv`, `_raw.mkv`, `_frames.jsonl`,
+`_summary.json` and `_report.html`, created user-only. A write error (full disk, file-size
+limit, I/O error) stops the recording with a message; what was written stays readable. `stop()`
+closes everything cleanly and writes the summary (duration, frames, dropped frames, model rate
+and latency, polyp episodes), then the HTML report (app/report).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from engine.stream import probability_to_grey
 
 from .outputs import private_dir, session_stem
-from .session_log import FrameRecord, SessionLog, write_json_private
+from .session_log import FrameRecord, ResultTimes, SessionLog, write_json_private
 from .video_writer import VideoFileWriter
 
 
@@ -63,13 +64,15 @@ class SessionRecorder:
         source: str = "",
         video_name: str = "video",
         backend: str = "",
+        model: str = "",
+        report: bool = True,
         on_message: Callable[[str], None] | None = None,
     ) -> None:
         self.folder = private_dir(folder)
         self.fps = fps if fps > 0 else 25.0
         self.container, self.crf, self.record_raw = container, crf, record_raw
         self.realtime = realtime
-        self.source, self.backend = source, backend
+        self.source, self.backend, self.model = source, backend, model
         self.on_message = on_message or (lambda message: None)
         self.started = time.time()
         self.stem = session_stem(self.folder, self.started)
@@ -82,6 +85,8 @@ class SessionRecorder:
             self.paths["raw"] = self.folder / f"{self.stem}_raw.{container}"
         if record_masks:  # <stem>_masks/<video>/<frame>.png: the layout polyp-eval --pred reads
             self.paths["masks"] = self.folder / f"{self.stem}_masks" / video_name
+        if report:
+            self.paths["report"] = self.folder / f"{self.stem}_report.html"
         self.frames_written = 0
         self.frames_dropped = 0  # dropped because the queue was full
         self.error: str | None = None
@@ -235,6 +240,18 @@ class SessionRecorder:
         except OSError as error:
             if self.error is None:
                 self._fail(error)
+            return
+        if "report" in self.paths and self.frames_written:
+            self._write_report()
+
+    def _write_report(self) -> None:
+        """The HTML report; a failure is a message, the recording itself stays complete."""
+        from .report.page import write_report  # matplotlib: loaded only when a recording closes
+
+        try:
+            write_report(self.paths["summary"], self.paths["report"])
+        except Exception as error:  # noqa: BLE001 - the report is a convenience, never fatal
+            self.on_message(f"session report not written: {type(error).__name__}: {error}")
 
     def summary(self, stopped_by: str = "stop") -> dict[str, Any]:
         """Duration, frames, dropped frames and polyp episodes of the session so far."""
@@ -242,6 +259,7 @@ class SessionRecorder:
         span = (last.frame - first.frame + 1) if first and last else 0
         duration = (self._pts_ms(last) / 1000.0 + 1.0 / self.fps) if first and last else 0.0
         episodes = self._log.episodes.finish() if self._log else []
+        results = self._log.results if self._log else ResultTimes()
         return {
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
             "ended": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -251,6 +269,8 @@ class SessionRecorder:
             "fps": self.fps,
             "source": self.source,
             "backend": self.backend,
+            "model": self.model,
+            **results.summary(duration),
             "stopped_by": stopped_by,
             "episodes": episodes,
             "files": {name: path.name for name, path in self.paths.items()},

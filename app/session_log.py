@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .outputs import PRIVATE_FILE
 
 
@@ -41,8 +43,10 @@ class EpisodeTracker:
         self.episodes: list[dict[str, Any]] = []
         self._open: dict[str, Any] | None = None
 
-    def update(self, frame: int, t: float, present: bool, score: float | None) -> None:
-        """t: seconds since the session start."""
+    def update(
+        self, frame: int, t: float, present: bool, score: float | None, area: int = 0
+    ) -> None:
+        """t: seconds since the session start; area: mask pixels on this frame."""
         current = self._open
         if current is not None and t - current["end_s"] > self.max_gap_s:
             self._close()
@@ -52,25 +56,49 @@ class EpisodeTracker:
         if current is None:
             self._open = {
                 "start_s": t, "end_s": t, "start_frame": frame, "end_frame": frame,
-                "max_score": score,
+                "max_score": score, "max_area": area, "peak_frame": frame, "peak_s": t,
             }
             return
         current["end_s"], current["end_frame"] = t, frame
         if score is not None and (current["max_score"] is None or score > current["max_score"]):
             current["max_score"] = score
+        if area > current["max_area"]:  # the frame with the largest mask: the episode's picture
+            current["max_area"], current["peak_frame"], current["peak_s"] = area, frame, t
 
     def _close(self) -> None:
         if self._open is not None:
             episode = dict(self._open)
-            episode["start_s"], episode["end_s"] = (
-                round(episode["start_s"], 3), round(episode["end_s"], 3),
-            )
+            for key in ("start_s", "end_s", "peak_s"):
+                episode[key] = round(episode[key], 3)
             self.episodes.append(episode)
         self._open = None
 
     def finish(self) -> list[dict[str, Any]]:
         self._close()
         return self.episodes
+
+
+class ResultTimes:
+    """The model's results seen in a session (each counted once, however many frames showed it):
+    how many, and their capture-to-result latency."""
+
+    def __init__(self) -> None:
+        self.latency_ms: dict[int, float] = {}
+
+    def update(self, result_frame: int | None, latency_ms: float | None) -> None:
+        if result_frame is not None and latency_ms is not None:
+            self.latency_ms.setdefault(result_frame, latency_ms)
+
+    def summary(self, duration_s: float) -> dict[str, Any]:
+        """model_fps: results shown per second of session; latency p50/p95 in ms (None: none)."""
+        latencies = sorted(self.latency_ms.values())
+        count = len(latencies)
+        return {
+            "model_fps": round(count / duration_s, 2) if duration_s > 0 else 0.0,
+            "results": count,
+            "latency_ms_p50": round(float(np.percentile(latencies, 50)), 1) if count else None,
+            "latency_ms_p95": round(float(np.percentile(latencies, 95)), 1) if count else None,
+        }
 
 
 class SessionLog:
@@ -81,6 +109,7 @@ class SessionLog:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
         self._file = os.fdopen(fd, "w", encoding="utf-8")
         self.episodes = EpisodeTracker()
+        self.results = ResultTimes()
         self.lines = 0
 
     def write(self, record: FrameRecord, t: float) -> None:
@@ -89,7 +118,8 @@ class SessionLog:
         self._file.write(json.dumps(line, separators=(",", ":")) + "\n")
         self._file.flush()
         self.lines += 1
-        self.episodes.update(record.frame, t, bool(record.polyp), record.score)
+        self.episodes.update(record.frame, t, bool(record.polyp), record.score, record.mask_area)
+        self.results.update(record.result_frame, record.latency_ms)
 
     def close(self) -> None:
         if not self._file.closed:
@@ -98,11 +128,15 @@ class SessionLog:
 
 def write_json_private(path: Path, data: dict[str, Any]) -> None:
     """Writes `data` to a user-only file atomically (temporary file, then rename)."""
+    write_text_private(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_text_private(path: Path, text: str) -> None:
+    """Writes `text` to a user-only file atomically (temporary file, then rename)."""
     temporary = path.with_name(path.name + ".part")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
     with os.fdopen(fd, "w", encoding="utf-8") as file:
-        json.dump(data, file, indent=2)
-        file.write("\n")
+        file.write(text)
         file.flush()
         os.fsync(file.fileno())
     os.replace(temporary, path)
@@ -123,5 +157,8 @@ def episodes_from_log(path: Path, max_gap_s: float = 0.5) -> list[dict[str, Any]
     """Rebuilds the polyp episodes from a log (e.g. one left without summary by a crash)."""
     tracker = EpisodeTracker(max_gap_s)
     for record in read_log(path):
-        tracker.update(record["frame"], record["t"], bool(record["polyp"]), record["score"])
+        tracker.update(
+            record["frame"], record["t"], bool(record["polyp"]), record["score"],
+            record.get("mask_area", 0),
+        )
     return tracker.finish()

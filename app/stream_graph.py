@@ -87,6 +87,7 @@ class StreamGraph:
         self.recorder: SessionRecorder | None = None  # fed by poll(), see _show()
         # -------------------------------------------------------------------------------------
         self._closing: list[SessionRecorder] = []
+        self._stopped: list[SessionRecorder] = []
         self.frames_shown = 0
         self.display_fps = 0.0
         self._model_error = ""
@@ -220,8 +221,12 @@ class StreamGraph:
 
     def banner(self, failing: bool | None = None) -> str:
         """The problem if any, else a recent notice, else ''."""
+        return self.problem(failing) or self.notice()
+
+    def notice(self) -> str:
+        """The transient notice still on screen (overlay on, threshold 0.55, ...), or ''."""
         text, until = self._notice
-        return self.problem(failing) or (text if time.monotonic() < until else "")
+        return text if time.monotonic() < until else ""
 
     def notify(self, text: str) -> None:
         """A transient message (snapshot saved, recording started)."""
@@ -245,6 +250,7 @@ class StreamGraph:
                 queue_size=self.config.recorder_queue,
                 realtime=self.realtime, source=self.source.spec.text,
                 video_name=self.source.spec.name, backend=self.backend,
+                model=self.config.model or "bundled demo (assets/model)",
                 on_message=self._recording_failed,
             )
         except OSError as error:
@@ -260,6 +266,12 @@ class StreamGraph:
         if recorder is not None:
             recorder.stop()
             self._closing = [r for r in self._closing if not r.join(0)] + [recorder]
+            self._stopped.append(recorder)
+
+    @property
+    def recordings(self) -> list[SessionRecorder]:
+        """The recordings of this run that were stopped (all of them after close())."""
+        return list(self._stopped)
 
     def _recording_failed(self, message: str) -> None:
         self._problem = message

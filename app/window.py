@@ -1,77 +1,65 @@
-"""The display stage: a PyQt6 window that shows the newest annotated frame at the source rate."""
+"""The display stage: a PyQt6 window that shows the newest annotated frame at the source rate.
+
+Errors (model failing, device lost, recording stopped) show in a red banner; transient notices
+(overlay on, threshold 0.55, snapshot saved) in a neutral box; both float over the video, as
+does the help panel (H), so the picture never moves.
+"""
 
 from __future__ import annotations
 
 import threading
 
-import numpy as np
-from PyQt6.QtCore import QRect, QSize, Qt, QTimer
-from PyQt6.QtGui import QCloseEvent, QImage, QKeyEvent, QPainter, QPaintEvent
+from PyQt6.QtCore import QSize, Qt, QTimer
+from PyQt6.QtGui import QCloseEvent, QColor, QKeyEvent
 from PyQt6.QtWidgets import QApplication, QLabel, QMainWindow, QVBoxLayout, QWidget
 
+from .elided_label import ElidedLabel
+from .help_text import HINT, help_html
 from .pipeline import LivePipeline, ShownFrame
+from .presence_strip import PresenceStrip
 from .status import status_line
+from .video_view import Anchor, VideoView
 
-HELP = (
-    "Space pause  \u00b7  O overlay  \u00b7  R record  \u00b7  S snapshot  \u00b7  "
-    "F full screen  \u00b7  +/- threshold  \u00b7  H help  \u00b7  Q quit"
-)
 POLL_MS = 5  # the display polls the frame channel; the source sets the pace
+MIN_VIDEO_WIDTH = 960  # a small source is shown at least this wide where the screen allows
+SCREEN_SHARE = 0.9  # the window opens at most this share of the screen
+ERROR_STYLE = "background:#b00020; color:white; padding:4px 8px; font-weight:bold;"
+NOTICE_STYLE = (
+    "background:rgba(24,24,24,210); color:#f0f0f0; padding:5px 12px; border-radius:4px;"
+)
+HELP_STYLE = (
+    "background:rgba(16,16,16,225); color:#e8e8e8; padding:12px 16px; border-radius:6px;"
+)
 
 
-class VideoView(QWidget):
-    """Paints a BGR frame scaled to fit, aspect ratio kept, letterboxed in black."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setMinimumSize(160, 120)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
-        self._buffer: np.ndarray | None = None
-        self._image: QImage | None = None
-
-    def set_frame(self, image: np.ndarray) -> None:
-        """Shows (H, W, 3) uint8 BGR; the array is kept alive while Qt paints it."""
-        buffer = np.ascontiguousarray(image)
-        height, width = buffer.shape[:2]
-        self._buffer = buffer
-        self._image = QImage(buffer.data, width, height, 3 * width, QImage.Format.Format_BGR888)
-        self.update()
-
-    def image_rect(self) -> QRect:
-        """Where the frame lands in the widget: the largest rectangle of the frame's aspect."""
-        if self._image is None:
-            return QRect()
-        frame = QSize(self._image.width(), self._image.height())
-        fitted = frame.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-        left = (self.width() - fitted.width()) // 2
-        top = (self.height() - fitted.height()) // 2
-        return QRect(left, top, fitted.width(), fitted.height())
-
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
-        if self._image is None:
-            return QSize(768, 576)
-        return QSize(self._image.width(), self._image.height())
-
-    def paintEvent(self, event: QPaintEvent | None) -> None:  # noqa: N802 - Qt's name
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), Qt.GlobalColor.black)
-        if self._image is not None:
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            painter.drawImage(self.image_rect(), self._image)
-        painter.end()
+def initial_size(frame: QSize, available: QSize, chrome_height: int) -> QSize:
+    """The window's first size: the video at least MIN_VIDEO_WIDTH wide (never smaller than its
+    own size), aspect kept, shrunk to fit SCREEN_SHARE of the screen; plus the bars below it."""
+    limit = QSize(
+        int(available.width() * SCREEN_SHARE),
+        max(1, int(available.height() * SCREEN_SHARE) - chrome_height),
+    )
+    width = max(frame.width(), MIN_VIDEO_WIDTH)
+    video = QSize(width, round(width * frame.height() / max(1, frame.width())))
+    if video.width() > limit.width() or video.height() > limit.height():
+        video = video.scaled(limit, Qt.AspectRatioMode.KeepAspectRatio)
+    return QSize(video.width(), video.height() + chrome_height)
 
 
-def _label(style: str) -> QLabel:
+def _floating_label(style: str) -> QLabel:
     label = QLabel()
     label.setStyleSheet(style)
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
     label.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-    label.setWordWrap(True)  # long lines wrap rather than set a minimum window width
+    label.hide()
     return label
 
 
 class LiveWindow(QMainWindow):
-    """Banner, video, status line and key help; keyboard shortcuts drive the pipeline."""
+    """Video (with banner, notice and help floating over it), presence strip, status line and
+    key hint; keyboard shortcuts drive the pipeline."""
 
     def __init__(self, pipeline: LivePipeline, stop: threading.Event | None = None) -> None:
         super().__init__()
@@ -80,16 +68,24 @@ class LiveWindow(QMainWindow):
         self.frames_shown = 0
         self.last_shown: ShownFrame | None = None
         self.setWindowTitle(f"polyp-live \u2014 {pipeline.source.spec.text}")
-        self.banner = _label("background:#b00020; color:white; padding:4px; font-weight:bold;")
-        self.banner.hide()
         self.view = VideoView()
-        self.status = _label("background:#202020; color:#e0e0e0; padding:2px 6px;")
-        self.help = _label("background:#202020; color:#9a9a9a; padding:2px 6px;")
-        self.help.setText(HELP)
+        self.banner = _floating_label(ERROR_STYLE)
+        self.notice = _floating_label(NOTICE_STYLE)
+        self.help_panel = _floating_label(HELP_STYLE)
+        self.help_panel.setTextFormat(Qt.TextFormat.RichText)
+        self.help_panel.setAlignment(Qt.AlignmentFlag.AlignLeft)
+        self.view.float_widget(self.banner, Anchor.TOP)
+        self.view.float_widget(self.notice, Anchor.BOTTOM)
+        self.view.float_widget(self.help_panel, Anchor.CENTER)
+        self.strip = PresenceStrip(QColor(pipeline.config.overlay_color))
+        self.status = ElidedLabel("background:#202020; color:#e0e0e0; padding:2px 6px;")
+        self.hint = ElidedLabel("background:#202020; color:#9a9a9a; padding:2px 6px;")
+        self.hint.setText(HINT)
         layout = QVBoxLayout()
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        for widget, stretch in ((self.banner, 0), (self.view, 1), (self.status, 0), (self.help, 0)):
+        for widget, stretch in ((self.view, 1), (self.strip, 0), (self.status, 0),
+                                (self.hint, 0)):
             layout.addWidget(widget, stretch)
         central = QWidget()
         central.setLayout(layout)
@@ -104,11 +100,9 @@ class LiveWindow(QMainWindow):
     def _initial_size(self) -> QSize:
         width, height = self.pipeline.source.frame_size or (768, 576)
         screen = QApplication.primaryScreen()
-        limit = screen.availableSize() * 0.9 if screen is not None else QSize(1280, 800)
-        size = QSize(width, height).scaled(limit, Qt.AspectRatioMode.KeepAspectRatio)
-        if width <= limit.width() and height <= limit.height():
-            size = QSize(width, height)
-        return QSize(size.width(), size.height() + 60)
+        available = screen.availableSize() if screen is not None else QSize(1280, 800)
+        chrome = sum(w.sizeHint().height() for w in (self.strip, self.status, self.hint))
+        return initial_size(QSize(width, height), available, chrome)
 
     def start(self) -> None:
         """Starts the pipeline and the display clock; shows the window."""
@@ -126,15 +120,41 @@ class LiveWindow(QMainWindow):
         shown = self.pipeline.poll()
         if shown is not None:
             self.frames_shown += 1
-            self.last_shown = shown
-            self.view.set_frame(shown.image)
-            self.status.setText(status_line(shown.status))
-        self._set_banner(self.pipeline.banner())
+            self._show(shown)
+            self.strip.add(shown.timestamp, shown.record.polyp, shown.mode)
+        self._set_floating(self.banner, self.pipeline.problem())
+        self._set_floating(self.notice, self.pipeline.notice())
 
-    def _set_banner(self, text: str) -> None:
-        if text != self.banner.text():
-            self.banner.setText(text)
-        self.banner.setVisible(bool(text))
+    def _show(self, shown: ShownFrame) -> None:
+        self.last_shown = shown
+        self.view.set_frame(shown.image)
+        self.status.setText(status_line(shown.status))
+
+    def _set_floating(self, label: QLabel, text: str) -> None:
+        if text != label.text():
+            label.setText(text)
+            self.view.place_floating()
+        label.setVisible(bool(text))
+
+    def _redraw_if_paused(self) -> None:
+        """While paused no new frame comes: draw the one on screen again with the new setting."""
+        if self.pipeline.capture.paused and (shown := self.pipeline.redraw()) is not None:
+            self._show(shown)
+
+    def toggle_help(self) -> None:
+        if self.help_panel.isVisible():
+            self.help_panel.hide()
+            return
+        self._fill_help()
+        self.help_panel.show()
+
+    def _fill_help(self) -> None:
+        config = self.pipeline.config
+        self.help_panel.setText(help_html(
+            config.overlay_color, config.stale_after_s, config.hide_after_s,
+            self.pipeline.threshold,
+        ))
+        self.view.place_floating()
 
     def keyPressEvent(self, event: QKeyEvent | None) -> None:  # noqa: N802 - Qt's name
         if event is None:
@@ -144,6 +164,7 @@ class LiveWindow(QMainWindow):
             pipeline.toggle_pause()
         elif key == Qt.Key.Key_O:
             pipeline.notify(f"overlay {'on' if pipeline.toggle_overlay() else 'off'}")
+            self._redraw_if_paused()
         elif key == Qt.Key.Key_R:
             pipeline.toggle_recording()
             if not pipeline.recording:
@@ -155,12 +176,16 @@ class LiveWindow(QMainWindow):
                 self.showNormal()
             else:
                 self.showFullScreen()
-        elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
-            pipeline.notify(f"threshold {pipeline.change_threshold(+1):.2f}")
-        elif key in (Qt.Key.Key_Minus, Qt.Key.Key_Underscore):
-            pipeline.notify(f"threshold {pipeline.change_threshold(-1):.2f}")
+        elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal, Qt.Key.Key_Minus, Qt.Key.Key_Underscore):
+            step = +1 if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal) else -1
+            pipeline.notify(f"threshold {pipeline.change_threshold(step):.2f}")
+            self._redraw_if_paused()
+            if self.help_panel.isVisible():
+                self._fill_help()  # it states the threshold
         elif key == Qt.Key.Key_H:
-            self.help.setVisible(not self.help.isVisible())
+            self.toggle_help()
+        elif key == Qt.Key.Key_Escape and self.help_panel.isVisible():
+            self.help_panel.hide()
         elif key == Qt.Key.Key_Escape and self.isFullScreen():
             self.showNormal()
         elif key in (Qt.Key.Key_Q, Qt.Key.Key_Escape):

@@ -39,7 +39,6 @@ def main() -> int:
     config = LiveConfig(source=str(DEMO_CLIP), model=args.model, backend=args.backend, loop=True)
     pipeline = LivePipeline(config, open_source(config.source), build_segmenter(config))
     window = LiveWindow(pipeline)
-    window.resize(900, 740)
     window.start()
     deadline = time.monotonic() + args.seconds
     while time.monotonic() < deadline:

@@ -59,7 +59,7 @@ def test_batch_run_records_every_frame_with_the_overlay_on_the_mask(
         assert tint > (20 if s.mode is OverlayMode.FRESH else 8)  # stale: half-strength fill
     videos = sorted((tmp_path / "rec").glob("session_*"))
     assert {p.name.split("_", 2)[2] for p in videos} == {
-        "annotated.mkv", "raw.mkv", "frames.jsonl", "summary.json"}
+        "annotated.mkv", "raw.mkv", "frames.jsonl", "summary.json", "report.html"}
     for path in videos:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     annotated = decode_frames(next(p for p in videos if p.name.endswith("_annotated.mkv")))

@@ -51,7 +51,7 @@ def test_n_frames_in_n_frames_out_with_log_and_summary(real_clip, tmp_path):
     assert recorder.join(timeout=30)
     assert recorder.error is None
     paths = recorder.paths
-    assert set(paths) == {"annotated", "raw", "log", "summary"}
+    assert set(paths) == {"annotated", "raw", "log", "summary", "report"}
     assert time.strftime("%Y%m%d") in recorder.stem  # names carry the start time
     for path in paths.values():
         assert path.is_file() and stat.S_IMODE(path.stat().st_mode) == 0o600, path

@@ -17,11 +17,12 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QImage
 
 from app.config import LiveConfig
+from app.help_text import HINT
 from app.overlay import OverlayMode
 from app.pipeline import LivePipeline
 from app.session_log import read_log
 from app.sources import open_source
-from app.window import HELP, LiveWindow
+from app.window import LiveWindow
 
 
 def open_window(qtbot, config: LiveConfig, segmenter) -> LiveWindow:
@@ -53,7 +54,7 @@ def test_window_shows_the_clip_with_the_overlay_on_the_mask(qtbot, clip_path, re
     config = LiveConfig(source=str(clip_path), loop=True)
     window = open_window(qtbot, config, MaskLookupSegmenter(real_clip))
     wait_for_mode(qtbot, window, OverlayMode.FRESH)
-    assert window.frames_shown >= 1 and window.help.text() == HELP and window.help.isVisible()
+    assert window.frames_shown >= 1 and window.hint.text() == HINT and window.hint.isVisible()
     assert "source" in window.status.text() and "lookup" in window.status.text()
     window.pipeline.toggle_pause()  # hold the picture still while it is inspected
     shown = window.last_shown
@@ -119,7 +120,7 @@ def test_shortcuts_toggle_overlay_and_recording(
     qtbot.keyClick(window, Qt.Key.Key_Space)
     assert not window.pipeline.capture.paused
     qtbot.keyClick(window, Qt.Key.Key_H)
-    assert not window.help.isVisible()
+    assert window.help_panel.isVisible()
     qtbot.keyClick(window, Qt.Key.Key_F)
     qtbot.waitUntil(window.isFullScreen, timeout=5_000)
     qtbot.keyClick(window, Qt.Key.Key_F)

@@ -12,11 +12,16 @@ import json
 import sys
 from pathlib import Path
 
-from models.weights import CheckpointError
-
 from .errors import UserError, one_line
 
-USAGE_ERRORS = (UserError, CheckpointError)
+
+def usage_errors() -> tuple[type[Exception], ...]:
+    """The errors that are the user's to fix (one line, exit 2). Imported late: --help must not
+    load torch."""
+    from models.weights import CheckpointError
+
+    return (UserError, CheckpointError)
+
 
 TRAIN_EPILOG = """examples:
   polyp-train sam --config training/configs/samihs_vit_t_cvc.yaml optim.epochs=30
@@ -76,7 +81,7 @@ def train_main(argv: list[str] | None = None) -> int:
         if args.predict:
             return _predict_maps(config, Path(args.data), Path(args.out), args.weights)
         return _train(args.kind, config, args.resume)
-    except USAGE_ERRORS as error:
+    except usage_errors() as error:
         print(f"polyp-train: error: {one_line(error)}", file=sys.stderr)
         return 2
     except FloatingPointError as error:  # a diverged run: the message says what to change
@@ -187,7 +192,7 @@ def eval_main(argv: list[str] | None = None) -> int:
             gt = Path(args.data)
         else:
             report, gt = evaluate_folders(Path(args.pred), Path(args.gt)), Path(args.gt)
-    except USAGE_ERRORS as error:
+    except usage_errors() as error:
         print(f"polyp-eval: error: {one_line(error)}", file=sys.stderr)
         return 2
     _print_report(report, gt)
@@ -204,7 +209,7 @@ def _compare(args: argparse.Namespace) -> int:
         reports = compare_runs(
             [Path(run) for run in args.compare], args.device, progress=not args.quiet
         )
-    except USAGE_ERRORS as error:
+    except usage_errors() as error:
         print(f"polyp-eval: error: {one_line(error)}", file=sys.stderr)
         return 2
     first = next(iter(reports.values()))

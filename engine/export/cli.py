@@ -1,10 +1,15 @@
 """polyp-export: writes a deployable bundle folder with its ONNX graphs (and TensorRT engines).
 
-    polyp-export --sam SAMIHS.safetensors --pns PNS.pth --out DIR [--pns-backbone resnet18]
+    polyp-export --sam SAMIHS.safetensors --pns PNS.safetensors --out DIR
     polyp-export --model BUNDLE [--out DIR] [--precision fp32 fp16] [--tensorrt]
 
-DIR receives bundle.json, samihs.safetensors, pns_plus.safetensors (engine/bundle.py) and
-onnx/{pns_encoder,pns_temporal,sam_encoder,sam_decoder}{,.fp16}.onnx with onnx/manifest.json.
+With --out, DIR receives bundle.json, samihs.safetensors, pns_plus.safetensors
+(engine/bundle.py) and onnx/{pns_encoder,pns_temporal,sam_encoder,sam_decoder}{,.fp16}.onnx with
+onnx/manifest.json. `--model BUNDLE` alone never writes into the bundle folder (it may be part
+of a repository): the graphs go to the cache the app reads them from ($POLYP_LIVE_CACHE, else
+~/.cache/polyp-live). A polyp-live PNS+ weight file names its own backbone and input size;
+--pns-backbone and --pns-input-size are needed only for other checkpoints.
+The models (torch, ONNX) are imported after the arguments are parsed: --help is instant.
 """
 
 from __future__ import annotations
@@ -12,15 +17,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from models.pns_plus import BACKBONES, DEFAULT_BACKBONE, build_pns_plus
-from models.samihs import SAMIHS_VARIANTS, build_samihs, load_samihs
-from models.samihs.checkpoint import read_samihs_config
-from models.weights import CheckpointError
+from .manifest import PRECISIONS  # plain Python: no torch before parsing
 
-from ..bundle import ONNX_DIR, BundleError, ModelBundle, load_bundle, save_bundle
-from .exporter import export_graphs
-from .manifest import PRECISIONS, GraphsError
+if TYPE_CHECKING:
+    from ..bundle import ModelBundle
+
+DEFAULT_PNS_INPUT_SIZE = (256, 448)  # the released PNS+ checkpoint's
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -39,13 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "an official SAM / public SAMIHS .pth")
     parser.add_argument("--sam-base", type=Path, help="base SAM checkpoint under a fine-tuned "
                         "(trainable-only) SAMIHS file")
-    parser.add_argument("--sam-variant", default="vit_b", choices=sorted(SAMIHS_VARIANTS),
-                        help="variant of a .pth SAM checkpoint (default vit_b)")
+    parser.add_argument("--sam-variant", default="vit_b",
+                        help="variant of a .pth SAM checkpoint: vit_t, vit_b, ... (default vit_b)")
     parser.add_argument("--sam-image-size", type=int, help="input side for a .pth SAM checkpoint")
     parser.add_argument("--pns", type=Path, help="PNS+ checkpoint (.pth or .safetensors)")
-    parser.add_argument("--pns-backbone", default=DEFAULT_BACKBONE, choices=sorted(BACKBONES))
-    parser.add_argument("--pns-input-size", type=parse_size, default=(256, 448), metavar="HxW")
-    parser.add_argument("--out", type=Path, help="output folder (default: the --model folder)")
+    parser.add_argument("--pns-backbone", metavar="NAME", help="PNS+ backbone of a checkpoint "
+                        "without polyp-live metadata (default: the file's, else res2net50)")
+    parser.add_argument("--pns-input-size", type=parse_size, metavar="HxW", help="its input "
+                        "size (default: the file's, else 256x448)")
+    parser.add_argument("--out", type=Path, help="output bundle folder (with --model, default: "
+                        "graphs to the cache, the bundle folder stays untouched)")
     parser.add_argument("--precision", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
     parser.add_argument("--tensorrt", action="store_true",
                         help="also build TensorRT fp16 engines into the engine cache")
@@ -53,37 +60,101 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_samihs(args: argparse.Namespace):
+    from models.samihs import SAMIHS_VARIANTS, build_samihs, load_samihs
+    from models.samihs.checkpoint import read_samihs_config
+    from models.weights import CheckpointError
+
     try:
         read_samihs_config(args.sam)
     except CheckpointError:
-        # Not a polyp-live file: an official SAM or public SAMIHS checkpoint.
-        return build_samihs(args.sam_variant, args.sam_image_size, sam_checkpoint=args.sam)
-    return load_samihs(args.sam, args.sam_base)
+        polyp_live_file = False  # an official SAM or public SAMIHS checkpoint
+    else:
+        polyp_live_file = True
+    if polyp_live_file:
+        return load_samihs(args.sam, args.sam_base)
+    if args.sam_variant not in SAMIHS_VARIANTS:
+        raise CheckpointError(f"unknown --sam-variant {args.sam_variant!r}; choose one of "
+                              f"{sorted(SAMIHS_VARIANTS)}")
+    return build_samihs(args.sam_variant, args.sam_image_size, sam_checkpoint=args.sam)
 
 
-def load_models(args: argparse.Namespace) -> tuple[ModelBundle | None, Path]:
-    """(bundle if --model, output folder); the models are loaded and checked here."""
+def pns_settings(args: argparse.Namespace) -> tuple[str, tuple[int, int]]:
+    """Backbone and input size for --pns: the flags, else the file's own (a polyp-live PNS+
+    weight file carries them), else the released PNS+ defaults."""
+    from models.pns_plus import BACKBONES, DEFAULT_BACKBONE
+    from models.pns_plus.weights_file import PNS_FORMAT
+    from models.weights import CheckpointError, read_safetensors_config
+
+    stored: dict = {}
+    if args.pns.suffix == ".safetensors":
+        try:
+            config = read_safetensors_config(args.pns)
+        except CheckpointError:
+            config = {}
+        if config.get("format") == PNS_FORMAT:
+            stored = config
+    backbone = args.pns_backbone or stored.get("backbone") or DEFAULT_BACKBONE
+    size = args.pns_input_size or tuple(stored.get("input_size", DEFAULT_PNS_INPUT_SIZE))
+    if backbone not in BACKBONES:
+        raise CheckpointError(f"unknown --pns-backbone {backbone!r}; choose one of "
+                              f"{sorted(BACKBONES)}")
+    return backbone, (int(size[0]), int(size[1]))
+
+
+def _load_pns(args: argparse.Namespace, backbone: str, size: tuple[int, int]):
+    from models.pns_plus import build_pns_plus
+    from models.weights import CheckpointError
+
+    try:
+        return build_pns_plus(args.pns, backbone, size)
+    except CheckpointError as error:
+        if args.pns_backbone or args.pns_input_size:
+            raise
+        raise CheckpointError(f"{error}; for a checkpoint of another variant pass "
+                              "--pns-backbone NAME and --pns-input-size HxW") from None
+
+
+def load_models(args: argparse.Namespace) -> tuple[ModelBundle | None, Path | None]:
+    """(bundle if --model, output folder or None for the cache); the models are loaded and
+    checked here."""
+    from ..bundle import BundleError, load_bundle, save_bundle
+
     if args.model is not None:
         if args.sam or args.pns:
             raise BundleError("pass either --model BUNDLE or --sam and --pns, not both")
-        return load_bundle(args.model), args.out or args.model
+        return load_bundle(args.model), args.out
     if args.sam is None or args.pns is None or args.out is None:
         raise BundleError("pass --sam CKPT --pns CKPT --out DIR (or --model BUNDLE)")
     samihs = _load_samihs(args)
-    pns = build_pns_plus(args.pns, args.pns_backbone, args.pns_input_size)
-    save_bundle(args.out, pns, samihs, args.pns_backbone)
+    backbone, size = pns_settings(args)
+    save_bundle(args.out, _load_pns(args, backbone, size), samihs, backbone)
     return None, args.out
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from models.weights import CheckpointError
+
+    from ..bundle import ONNX_DIR, BundleError, load_bundle, save_bundle
+    from .exporter import ensure_graphs, export_graphs
+    from .manifest import GraphsError
+
     try:
         bundle, out = load_models(args)
-        if bundle is not None and out.resolve() != bundle.path.resolve():
-            save_bundle(out, bundle.pns, bundle.samihs, bundle.pns_backbone, bundle.prompt_config)
-        bundle = load_bundle(out)
-        manifest = export_graphs(bundle.pns, bundle.samihs, out / ONNX_DIR, args.precision,
-                                 bundle.sources, bundle.pns_backbone)
+        if bundle is not None and out is None:
+            # Never into the bundle folder: the cache, keyed by the weights, where the app looks.
+            for precision in args.precision:
+                manifest = ensure_graphs(bundle, precision)
+            written = f"graphs in {manifest.directory}"
+        else:
+            assert out is not None
+            if bundle is not None and out.resolve() != bundle.path.resolve():
+                save_bundle(out, bundle.pns, bundle.samihs, bundle.pns_backbone,
+                            bundle.prompt_config)
+            bundle = load_bundle(out)
+            manifest = export_graphs(bundle.pns, bundle.samihs, out / ONNX_DIR, args.precision,
+                                     bundle.sources, bundle.pns_backbone)
+            written = f"bundle written to {out}"
         for name, graph in manifest.data["graphs"].items():
             files = ", ".join(f"{p}: {f['file']}" for p, f in sorted(graph["files"].items()))
             print(f"{name:13s} {files}")
@@ -95,5 +166,5 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, BundleError, GraphsError, ValueError, RuntimeError) as error:
         print(f"polyp-export: error: {error}", file=sys.stderr)
         return 2
-    print(f"bundle written to {out}")
+    print(written)
     return 0
