@@ -2,7 +2,8 @@
 
 Run after the two `polyp-train` runs of assets/MODEL_CARD.md:
   python assets/make_demo_bundle.py runs/sam_lite0/last.safetensors runs/pns_lite0/last.safetensors
-Prompts: box + point per PNS+ component (the SAM stage trained with GT box + point prompts).
+Prompts: box + point per PNS+ component (the SAM stage trained with GT box + point prompts);
+presence hysteresis with its default settings (models/pipeline/smoothing.py).
 Weights are stored in fp16 (half the size; computed in fp32 after loading) where parity holds:
 both files, else the SAM stage alone (PNS+ is small, and its prompt threshold is the sensitive
 cut), else neither; parity is a mean mask IoU >= 0.99 against fp32 over the demo clip's frames.
@@ -24,6 +25,7 @@ from engine.bundle import load_bundle, save_bundle
 from engine.clips import read_clip
 from engine.stream import StreamSegmenter
 from models import load_samihs
+from models.pipeline import SmoothingConfig
 from models.pns_plus.weights_file import load_pns_weights
 from models.prompts import PromptConfig
 
@@ -70,7 +72,9 @@ def main() -> None:
     prompts = PromptConfig(threshold=args.threshold)
     frames = [frame for frame in read_clip(args.clip)]
     with tempfile.TemporaryDirectory() as scratch:
-        full = save_bundle(Path(scratch) / "fp32", pns, samihs, backbone, prompts)
+        full = save_bundle(
+            Path(scratch) / "fp32", pns, samihs, backbone, prompts, SmoothingConfig()
+        )
         reference = masks(full, frames)
         chosen = full
         options = (("both fp16", ("samihs", "pns_plus")), ("SAM stage fp16", ("samihs",)))

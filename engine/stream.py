@@ -52,6 +52,7 @@ class StreamSegmenter(InferenceSequence):
             bundle.pns_input_size,
             channel_order,
             cut_threshold,
+            bundle.smoothing,
         )
 
 

@@ -20,6 +20,7 @@ from .pipeline import (
     TorchRunner,
 )
 from .pipeline.prompt_sources import check_prompt_source
+from .pipeline.smoothing import SmoothingConfig
 from .pns_plus import PNSPlus
 from .prompts import PromptConfig
 from .samihs import SAMIHS
@@ -29,6 +30,7 @@ class PolypSegmenter(InferenceSequence):
     """Causal frame-by-frame segmentation with the modules where they are.
 
     cut_threshold: restart the stream on a scene cut, as the live app does (None: never).
+    smoothing: presence hysteresis across frames, as the bundle sets it for the app (None: off).
 
     prompt_source "autosam" needs `autosam` (a prompt network built for this SAMIHS); the
     oracles need the frame's mask in every call; `pns` may be None for those, and for "pns" with
@@ -46,6 +48,7 @@ class PolypSegmenter(InferenceSequence):
         autosam: AutoSAMPromptNet | None = None,
         saved_maps: bool = False,
         cut_threshold: float | None = None,
+        smoothing: SmoothingConfig | None = None,
     ) -> None:
         check_prompt_source(prompt_source)
         if prompt_source == "pns" and pns is None and not saved_maps:
@@ -66,6 +69,7 @@ class PolypSegmenter(InferenceSequence):
             pns_size,
             channel_order,
             cut_threshold,
+            smoothing,
         )
 
     def __call__(self, frame: np.ndarray, gt_mask: np.ndarray | None = None) -> FrameResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.temporal_smoothing import PresenceHysteresis, SmoothingConfig
+from models.pipeline.smoothing import PresenceHysteresis, SmoothingConfig
 
 
 def blob(size: int = 32) -> np.ndarray:

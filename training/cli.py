@@ -160,6 +160,12 @@ def eval_main(argv: list[str] | None = None) -> int:
         metavar="RUN_DIR",
         help="polyp-train run folders: score each best.safetensors on their common val split",
     )
+    parser.add_argument(
+        "--names",
+        metavar="FILE",
+        help="image folders: score only the images named in FILE, one per line (a held-out "
+        "split, e.g. training/splits/kvasir_seg_heldout100.txt)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--json", help="also write the results as JSON here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -188,10 +194,12 @@ def eval_main(argv: list[str] | None = None) -> int:
                 args.sam_checkpoint,
                 progress=not args.quiet,
                 prompt_source=args.prompt_source,
+                names_file=args.names,
             )
             gt = Path(args.data)
         else:
-            report, gt = evaluate_folders(Path(args.pred), Path(args.gt)), Path(args.gt)
+            report = evaluate_folders(Path(args.pred), Path(args.gt), args.names)
+            gt = Path(args.gt)
     except usage_errors() as error:
         print(f"polyp-eval: error: {one_line(error)}", file=sys.stderr)
         return 2

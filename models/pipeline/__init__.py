@@ -22,9 +22,12 @@ from .result import FrameResult, Segmenter, StageTimings
 from .runner import Runner
 from .sam_prompt import PAD_LABEL, SamPrompt
 from .sequence import InferenceSequence
+from .smoothing import PresenceHysteresis, SmoothingConfig
 from .torch_runner import TorchRunner
 
 __all__ = [
+    "PresenceHysteresis",
+    "SmoothingConfig",
     "DEFAULT_CUT_THRESHOLD",
     "MASK_THRESHOLD",
     "ORACLE_SOURCES",

@@ -14,7 +14,8 @@ bundle.json:
     {"format": "polyp-live/bundle-1",
      "pns_plus": {"file": "pns_plus.safetensors", "backbone": "resnet18", "input_size": [256, 448]},
      "samihs": {"file": "samihs.safetensors", "base_checkpoint": null},
-     "prompts": {"threshold": 0.5, ...}}          # optional PromptConfig fields
+     "prompts": {"threshold": 0.5, ...},          # optional PromptConfig fields
+     "smoothing": {"on_score": 0.6, "hold_frames": 3}}  # optional: presence hysteresis
 `base_checkpoint` (a path, relative to the bundle or absolute) is needed only when the SAMIHS
 file holds the trainable tensors alone. Every problem raises BundleError with a one-line message.
 """
@@ -31,6 +32,7 @@ from ..prompts import PromptConfig
 from ..samihs import SAMIHS, load_samihs
 from ..samihs.checkpoint import file_sha256, read_samihs_config, save_samihs_weights
 from ..weights import CheckpointError, read_safetensors_config
+from .smoothing import SmoothingConfig
 
 BUNDLE_FORMAT = "polyp-live/bundle-1"
 MANIFEST = "bundle.json"
@@ -55,6 +57,7 @@ class ModelBundle:
     samihs: SAMIHS
     pns_backbone: str
     prompt_config: PromptConfig = field(default_factory=PromptConfig)
+    smoothing: SmoothingConfig | None = None
     sources: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
@@ -120,7 +123,9 @@ def load_bundle(path: str | Path) -> ModelBundle:
         pns=pns,
         samihs=samihs,
         pns_backbone=backbone,
-        prompt_config=_prompt_config(path, manifest.get("prompts")),
+        prompt_config=_settings(path, manifest.get("prompts"), PromptConfig, "prompt")
+        or PromptConfig(),
+        smoothing=_settings(path, manifest.get("smoothing"), SmoothingConfig, "smoothing"),
         sources=sources,
     )
 
@@ -131,6 +136,7 @@ def save_bundle(
     samihs: SAMIHS,
     pns_backbone: str,
     prompt_config: PromptConfig | None = None,
+    smoothing: SmoothingConfig | None = None,
 ) -> Path:
     """Writes a self-contained bundle (SAMIHS with all its tensors) and returns its path."""
     if pns_backbone not in _backbones():
@@ -147,6 +153,8 @@ def save_bundle(
     }
     if prompt_config is not None:
         manifest["prompts"] = asdict(prompt_config)
+    if smoothing is not None:
+        manifest["smoothing"] = asdict(smoothing)
     (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return path
 
@@ -184,18 +192,20 @@ def _pns_config(pns_file: Path, entry: dict) -> tuple[str, tuple[int, int]]:
     return backbone, (int(size[0]), int(size[1]))
 
 
-def _prompt_config(path: Path, values: dict | None) -> PromptConfig:
+def _settings(path: Path, values: dict | None, kind: type, what: str):
+    """A settings dataclass (PromptConfig, SmoothingConfig) from a manifest section; None when
+    the section is absent or empty."""
     if not values:
-        return PromptConfig()
-    known = {f.name for f in fields(PromptConfig)}
+        return None
+    known = {f.name for f in fields(kind)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise BundleError(f"{path / MANIFEST}: unknown prompt settings {unknown}; known: "
+        raise BundleError(f"{path / MANIFEST}: unknown {what} settings {unknown}; known: "
                           f"{sorted(known)}")
     try:
-        return PromptConfig(**values)
+        return kind(**values)
     except (TypeError, ValueError) as error:
-        raise BundleError(f"{path / MANIFEST}: bad prompt settings: {error}") from None
+        raise BundleError(f"{path / MANIFEST}: bad {what} settings: {error}") from None
 
 
 def _backbones() -> list[str]:

@@ -23,6 +23,7 @@ from .preprocess import FramePreprocessor
 from .prompt_sources import PromptStage
 from .result import FrameResult, StageTimings
 from .runner import Runner
+from .smoothing import SmoothingConfig
 
 
 class InferenceSequence:
@@ -31,6 +32,7 @@ class InferenceSequence:
     prompt_stage: MapPrompts("pns" | oracle, config) or AutoSamPrompts (see prompt_sources).
     image_size: SAM's square input side; pns_input_size: PNS+'s (H, W) input.
     cut_threshold: restart the stream on a scene cut (CutDetector); None never restarts.
+    smoothing: presence hysteresis across frames in the postprocess stage; None: off.
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class InferenceSequence:
         pns_input_size: tuple[int, int] = (256, 448),
         channel_order: str = "BGR",
         cut_threshold: float | None = None,
+        smoothing: SmoothingConfig | None = None,
     ) -> None:
         self.runner = runner
         self.backend_name = runner.name
@@ -52,7 +55,7 @@ class InferenceSequence:
         )
         self.pns_step = PnsStep(runner)
         self.cuts = CutDetector(cut_threshold)
-        self.postprocess = Postprocess()
+        self.postprocess = Postprocess(smoothing)
 
     @property
     def prompt_source(self) -> str:
@@ -103,7 +106,8 @@ class InferenceSequence:
             embeddings = self.runner.encode_image(image)
             logits = stage.decode(self.runner, image, embeddings, prompts)
             sam_ms = clock.lap()
-        probability, mask = self.postprocess(logits, geometry, pre.frame_size)
+        score = float(prompts.scores.max()) if len(prompts) else 0.0
+        probability, mask = self.postprocess(logits, geometry, pre.frame_size, score)
         postprocess_ms = clock.lap()
         timings = StageTimings(
             preprocess_ms, pns_ms, prompts_ms, sam_ms, postprocess_ms, clock.total()

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from ..data.layout import IMAGE_SUFFIXES, frame_sort_key
+from ..data.sources import read_names
 from ..errors import DataError
 from .protocol import Report, VideoFrames, score_videos
 
@@ -41,8 +42,11 @@ def _masks(folder: Path) -> list[Path]:
     return sorted(files, key=lambda p: frame_sort_key(p.name))
 
 
-def paired_videos(pred_dir: Path, gt_dir: Path) -> list[VideoFrames]:
-    """Videos of (prediction, GT) loaders in temporal order; checks every prediction exists."""
+def paired_videos(
+    pred_dir: Path, gt_dir: Path, names_file: str | Path | None = None
+) -> list[VideoFrames]:
+    """Videos of (prediction, GT) loaders in temporal order; checks every prediction exists.
+    names_file: only the images it lists (image folders)."""
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
     if not pred_dir.is_dir():
         raise DataError(f"{pred_dir}: prediction folder not found; check the path")
@@ -55,6 +59,15 @@ def paired_videos(pred_dir: Path, gt_dir: Path) -> list[VideoFrames]:
         )
         groups = [(case.name, _masks(case), False) for case in cases]
     groups = [g for g in groups if g[1]]
+    if names_file is not None:
+        if not flat:
+            raise DataError(f"{gt_dir}: --names selects images of an image folder, not videos")
+        names = set(read_names(names_file))
+        missing = names - {name for name, _, _ in groups}
+        if missing:
+            raise DataError(f"{names_file}: {len(missing)} names have no GT mask, first: "
+                            f"{min(missing)}")
+        groups = [g for g in groups if g[0] in names]
     if not groups:
         raise DataError(f"{masks_root}: no GT masks found")
     videos = []
@@ -72,6 +85,9 @@ def paired_videos(pred_dir: Path, gt_dir: Path) -> list[VideoFrames]:
     return videos
 
 
-def evaluate_folders(pred_dir: Path, gt_dir: Path) -> Report:
-    """`polyp-eval --pred DIR --gt DIR`: the SUN-SEG protocol over every GT frame."""
-    return score_videos(paired_videos(pred_dir, gt_dir))
+def evaluate_folders(
+    pred_dir: Path, gt_dir: Path, names_file: str | Path | None = None
+) -> Report:
+    """`polyp-eval --pred DIR --gt DIR [--names FILE]`: the SUN-SEG protocol over every GT frame
+    (or the listed images)."""
+    return score_videos(paired_videos(pred_dir, gt_dir, names_file))

@@ -21,6 +21,7 @@ from models.samihs.checkpoint import read_samihs_config
 from models.segmenter import PolypSegmenter
 
 from ..data.layout import find_dataset
+from ..data.sources import select_images
 from ..devices import resolve_device
 from ..errors import UserError
 from ..model_files import load_pns_weights, weight_kind
@@ -40,14 +41,18 @@ def predict_and_score(
     sam_checkpoint: str | None = None,
     progress: bool = True,
     prompt_source: str = "pns",
+    names_file: str | Path | None = None,
 ) -> Report:
-    """Writes maps for every frame of `data` (to `out`, else a temporary folder) and scores them."""
+    """Writes maps for every frame of `data` (to `out`, else a temporary folder) and scores them;
+    names_file: score only the images it lists (image folders)."""
     predictor = build_predictor(weights, resolve_device(device), sam_checkpoint, prompt_source)
     videos = find_dataset(data)
+    if names_file is not None:
+        videos = select_images(videos, str(data), names_file, exclude=False)
     with tempfile.TemporaryDirectory(prefix="polyp-eval-") as scratch:
         folder = Path(out) if out else Path(scratch)
         write_predictions(predictor, videos, folder, progress=progress)
-        return evaluate_folders(folder, data)
+        return evaluate_folders(folder, data, names_file)
 
 
 def build_predictor(
@@ -65,16 +70,18 @@ def build_predictor(
         except BundleError as error:
             raise UserError(str(error)) from None
         pns, samihs, config = bundle.pns, bundle.samihs, bundle.prompt_config
+        smoothing = bundle.smoothing
     else:
         sam_file, pns_file = find_weights(weights, needs_pns=prompt_source == "pns")
         pns = load_pns_weights(pns_file)[0] if pns_file is not None else None
         if sam_file is None:
             return PnsPredictor(pns.to(device), device)
         samihs, config = load_samihs_for_eval(sam_file, sam_checkpoint), None
+        smoothing = None
     pns = pns.to(device) if pns is not None and prompt_source == "pns" else None
     segmenter = PolypSegmenter(  # scene cuts restart the stream, as in the live app
         pns, samihs.to(device), config, prompt_source=prompt_source,
-        cut_threshold=DEFAULT_CUT_THRESHOLD,
+        cut_threshold=DEFAULT_CUT_THRESHOLD, smoothing=smoothing,
     )
     return SegmenterPredictor(segmenter)
 
