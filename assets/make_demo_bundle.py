@@ -69,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     samihs = load_samihs(args.samihs)
     pns, backbone = load_pns_weights(args.pns)
-    prompts = PromptConfig(threshold=args.threshold)
+    prompts = PromptConfig(threshold=args.threshold, use_mask=False)  # trained without one
     frames = [frame for frame in read_clip(args.clip)]
     with tempfile.TemporaryDirectory() as scratch:
         full = save_bundle(

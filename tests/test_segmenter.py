@@ -95,7 +95,9 @@ def test_components_are_decoded_separately_and_joined_by_max(real_clip, small_mo
     image, _ = preprocess_frame(frame, 256, "BGR")
     boxes, points = prompts.as_pixel_indices()
     with torch.no_grad():
-        joined = segmenter._segment_components(image, prompts, torch.device("cpu"))
+        # The sequence's SAM step: one image embedding, every component decoded, joined by max.
+        embeddings = segmenter.runner.encode_image(image)
+        joined = segmenter.prompt_stage.decode(segmenter.runner, image, embeddings, prompts)
         singles = [
             samihs(
                 image,

@@ -235,3 +235,18 @@ def test_flicker_counts_toggles_and_consecutive_dice() -> None:
     assert summary.toggles_per_100 == pytest.approx(100.0 / 3) and summary.videos == 2
     # Faint predictions (<= 127, drawn as nothing) are not a polyp on screen.
     assert video_flicker([on, np.full((8, 8), 100, np.uint8)])[0] == 100.0
+
+
+def test_polyp_eval_scores_only_the_chosen_cases_or_names(fixture_copy: Path, tmp_path, capsys):
+    code = eval_main(["--pred", str(fixture_copy / "pred"), "--gt", str(fixture_copy / "data"),
+                      "--cases", "seq26", "--json", str(tmp_path / "s.json")])
+    assert code == 0 and json.loads((tmp_path / "s.json").read_text())["videos"] == 1
+    capsys.readouterr()
+    code = eval_main(["--pred", str(fixture_copy / "pred"), "--gt", str(fixture_copy / "data"),
+                      "--cases", "seq99"])
+    assert code == 2 and "no case 'seq99'" in capsys.readouterr().err
+    names = tmp_path / "names.txt"
+    names.write_text("# comment\n001\n")
+    code = eval_main(["--pred", str(fixture_copy / "pred"), "--gt", str(fixture_copy / "data"),
+                      "--names", str(names)])
+    assert code == 2 and "selects images of an image folder" in capsys.readouterr().err

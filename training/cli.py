@@ -161,6 +161,12 @@ def eval_main(argv: list[str] | None = None) -> int:
         help="polyp-train run folders: score each best.safetensors on their common val split",
     )
     parser.add_argument(
+        "--cases",
+        nargs="+",
+        metavar="CASE",
+        help="video data: score only these cases; ranges allowed (e.g. seq25..seq29)",
+    )
+    parser.add_argument(
         "--names",
         metavar="FILE",
         help="image folders: score only the images named in FILE, one per line (a held-out "
@@ -195,10 +201,11 @@ def eval_main(argv: list[str] | None = None) -> int:
                 progress=not args.quiet,
                 prompt_source=args.prompt_source,
                 names_file=args.names,
+                cases=args.cases,
             )
             gt = Path(args.data)
         else:
-            report = evaluate_folders(Path(args.pred), Path(args.gt), args.names)
+            report = evaluate_folders(Path(args.pred), Path(args.gt), args.names, args.cases)
             gt = Path(args.gt)
     except usage_errors() as error:
         print(f"polyp-eval: error: {one_line(error)}", file=sys.stderr)

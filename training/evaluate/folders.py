@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..data.layout import IMAGE_SUFFIXES, frame_sort_key
+from ..data.layout import IMAGE_SUFFIXES, expand_cases, frame_sort_key
 from ..data.sources import read_names
 from ..errors import DataError
 from .protocol import Report, VideoFrames, score_videos
@@ -43,10 +43,13 @@ def _masks(folder: Path) -> list[Path]:
 
 
 def paired_videos(
-    pred_dir: Path, gt_dir: Path, names_file: str | Path | None = None
+    pred_dir: Path,
+    gt_dir: Path,
+    names_file: str | Path | None = None,
+    cases: list[str] | None = None,
 ) -> list[VideoFrames]:
     """Videos of (prediction, GT) loaders in temporal order; checks every prediction exists.
-    names_file: only the images it lists (image folders)."""
+    names_file: only the images it lists (image folders); cases: only these videos."""
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
     if not pred_dir.is_dir():
         raise DataError(f"{pred_dir}: prediction folder not found; check the path")
@@ -54,10 +57,10 @@ def paired_videos(
     if flat:
         groups = [(p.stem, [p], True) for p in _masks(masks_root)]
     else:
-        cases = sorted(
+        folders = sorted(
             (p for p in masks_root.iterdir() if p.is_dir()), key=lambda p: frame_sort_key(p.name)
         )
-        groups = [(case.name, _masks(case), False) for case in cases]
+        groups = [(folder.name, _masks(folder), False) for folder in folders]
     groups = [g for g in groups if g[1]]
     if names_file is not None:
         if not flat:
@@ -68,6 +71,14 @@ def paired_videos(
             raise DataError(f"{names_file}: {len(missing)} names have no GT mask, first: "
                             f"{min(missing)}")
         groups = [g for g in groups if g[0] in names]
+    if cases:
+        if flat:
+            raise DataError(f"{gt_dir}: --cases selects videos; use --names for an image folder")
+        wanted = expand_cases(cases)
+        unknown = sorted(set(wanted) - {name for name, _, _ in groups})
+        if unknown:
+            raise DataError(f"{gt_dir}: no case {unknown[0]!r}")
+        groups = [g for g in groups if g[0] in wanted]
     if not groups:
         raise DataError(f"{masks_root}: no GT masks found")
     videos = []
@@ -86,8 +97,11 @@ def paired_videos(
 
 
 def evaluate_folders(
-    pred_dir: Path, gt_dir: Path, names_file: str | Path | None = None
+    pred_dir: Path,
+    gt_dir: Path,
+    names_file: str | Path | None = None,
+    cases: list[str] | None = None,
 ) -> Report:
-    """`polyp-eval --pred DIR --gt DIR [--names FILE]`: the SUN-SEG protocol over every GT frame
-    (or the listed images)."""
-    return score_videos(paired_videos(pred_dir, gt_dir, names_file))
+    """`polyp-eval --pred DIR --gt DIR [--names FILE | --cases ...]`: the SUN-SEG protocol over
+    every GT frame (or the listed images / cases)."""
+    return score_videos(paired_videos(pred_dir, gt_dir, names_file, cases))

@@ -42,17 +42,18 @@ def predict_and_score(
     progress: bool = True,
     prompt_source: str = "pns",
     names_file: str | Path | None = None,
+    cases: list[str] | None = None,
 ) -> Report:
     """Writes maps for every frame of `data` (to `out`, else a temporary folder) and scores them;
-    names_file: score only the images it lists (image folders)."""
+    names_file / cases: score only the images it lists (image folders) / these videos."""
     predictor = build_predictor(weights, resolve_device(device), sam_checkpoint, prompt_source)
-    videos = find_dataset(data)
+    videos = find_dataset(data, cases)
     if names_file is not None:
         videos = select_images(videos, str(data), names_file, exclude=False)
     with tempfile.TemporaryDirectory(prefix="polyp-eval-") as scratch:
         folder = Path(out) if out else Path(scratch)
         write_predictions(predictor, videos, folder, progress=progress)
-        return evaluate_folders(folder, data, names_file)
+        return evaluate_folders(folder, data, names_file, cases)
 
 
 def build_predictor(
