@@ -26,10 +26,12 @@ import numpy as np
 
 @dataclass(frozen=True)
 class SmoothingConfig:
-    """on_score: the component score that switches the overlay on from off. hold_frames: how
-    many consecutive missed frames keep the last mask (0 turns smoothing off)."""
+    """on_score: the component score that switches the overlay on from off at once (a fainter
+    detection needs a second frame); 0 shows every detection at once, which the demo model uses:
+    a gate would hide a polyp that is only seen in one still or at a video's first frame.
+    hold_frames: how many consecutive missed frames keep the last mask (0: no hold)."""
 
-    on_score: float = 0.6
+    on_score: float = 0.0
     hold_frames: int = 3
 
     def __post_init__(self) -> None:
