@@ -94,14 +94,14 @@ def test_damaged_manifest_and_weights_are_refused(small_bundle: ModelBundle,
     assert_one_line(error, "threshold")
 
 
-def test_trainable_only_samihs_needs_its_base_checkpoint(
+def test_trainable_only_samihs_needs_its_sam_checkpoint(
     small_bundle: ModelBundle, tmp_path: Path
 ) -> None:
     path = copy_bundle(small_bundle, tmp_path / "b")
     save_samihs_weights(small_bundle.samihs, path / "samihs.safetensors", contents="trainable")
     with pytest.raises(BundleError) as error:
         load_bundle(path)
-    assert_one_line(error, "base_checkpoint")
+    assert_one_line(error, "sam_checkpoint")
 
 
 def test_no_model_means_the_bundled_demo_model(real_clip) -> None:
@@ -117,3 +117,15 @@ def test_a_missing_demo_model_is_a_one_line_error(monkeypatch, tmp_path) -> None
     with pytest.raises(BundleError) as error:
         build_stream_segmenter(None)
     assert_one_line(error, "assets/model", "--model")
+
+
+def test_old_base_checkpoint_key_names_its_new_name(
+    small_bundle: ModelBundle, tmp_path: Path
+) -> None:
+    path = copy_bundle(small_bundle, tmp_path / "b")
+    manifest = json.loads((path / "bundle.json").read_text())
+    manifest["samihs"] = {"file": "samihs.safetensors", "base_checkpoint": None}
+    (path / "bundle.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError) as error:
+        load_bundle(path)
+    assert_one_line(error, "samihs.sam_checkpoint")

@@ -55,7 +55,7 @@ def run(kind: str, out_dir: Path, epochs: int, base: Path | None, resume: bool =
 
 
 @pytest.fixture(scope="module")
-def sam_base(tmp_path_factory) -> Path:
+def sam_checkpoint_file(tmp_path_factory) -> Path:
     """A vit_t 'official SAM' checkpoint (.pth state_dict) for the freeze policy to build on."""
     torch.manual_seed(11)
     path = tmp_path_factory.mktemp("base") / "sam_vit_t.pth"
@@ -64,8 +64,8 @@ def sam_base(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("kind", ["pns", "sam"])
-def test_resume_equals_uninterrupted(kind: str, tmp_path: Path, sam_base: Path):
-    base = sam_base if kind == "sam" else None
+def test_resume_equals_uninterrupted(kind: str, tmp_path: Path, sam_checkpoint_file: Path):
+    base = sam_checkpoint_file if kind == "sam" else None
     straight = run(kind, tmp_path / "straight", 2, base)
     first = run(kind, tmp_path / "split", 1, base).model.state_dict()
     first = {k: v.clone() for k, v in first.items()}

@@ -41,8 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", type=Path, help="an existing bundle folder to export")
     parser.add_argument("--sam", type=Path, help="SAMIHS weights: a polyp-live .safetensors, or "
                         "an official SAM / public SAMIHS .pth")
-    parser.add_argument("--sam-base", type=Path, help="base SAM checkpoint under a fine-tuned "
-                        "(trainable-only) SAMIHS file")
+    parser.add_argument("--sam-checkpoint", type=Path, help="base SAM checkpoint under a "
+                        "fine-tuned (trainable-only) SAMIHS file")
     parser.add_argument("--sam-variant", default="vit_b",
                         help="variant of a .pth SAM checkpoint: vit_t, vit_b, ... (default vit_b)")
     parser.add_argument("--sam-image-size", type=int, help="input side for a .pth SAM checkpoint")
@@ -71,7 +71,7 @@ def _load_samihs(args: argparse.Namespace):
     else:
         polyp_live_file = True
     if polyp_live_file:
-        return load_samihs(args.sam, args.sam_base)
+        return load_samihs(args.sam, args.sam_checkpoint)
     if args.sam_variant not in SAMIHS_VARIANTS:
         raise CheckpointError(f"unknown --sam-variant {args.sam_variant!r}; choose one of "
                               f"{sorted(SAMIHS_VARIANTS)}")

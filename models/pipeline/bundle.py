@@ -13,10 +13,11 @@ Layout:
 bundle.json:
     {"format": "polyp-live/bundle-1",
      "pns_plus": {"file": "pns_plus.safetensors", "backbone": "resnet18", "input_size": [256, 448]},
-     "samihs": {"file": "samihs.safetensors", "base_checkpoint": null},
+     "samihs": {"file": "samihs.safetensors", "sam_checkpoint": null},
      "prompts": {"threshold": 0.5, ...},          # optional PromptConfig fields
      "smoothing": {"on_score": 0.6, "hold_frames": 3}}  # optional: presence hysteresis
-`base_checkpoint` (a path, relative to the bundle or absolute) is needed only when the SAMIHS
+`sam_checkpoint` (the base SAM file: a path, relative to the bundle or absolute; the one name
+for that file everywhere: --sam-checkpoint, model.sam_checkpoint) is needed only when the SAMIHS
 file holds the trainable tensors alone. Every problem raises BundleError with a one-line message.
 """
 
@@ -49,7 +50,7 @@ class BundleError(ValueError):
 class ModelBundle:
     """Both networks of a bundle, built on CPU in eval mode, and where they came from.
 
-    sources: {"samihs": {"file", "sha256"}, "pns_plus": {...}} (plus "sam_base" when used).
+    sources: {"samihs": {"file", "sha256"}, "pns_plus": {...}} (plus "sam_checkpoint" when used).
     """
 
     path: Path
@@ -99,7 +100,10 @@ def load_bundle(path: str | Path) -> ModelBundle:
             raise BundleError(f"{path}: the bundle lacks {weights.name}; re-export it with "
                               "polyp-export --out DIR")
     backbone, input_size = _pns_config(pns_file, pns_entry)
-    base = sam_entry.get("base_checkpoint")
+    if "base_checkpoint" in sam_entry:  # bundles written before the rename
+        raise BundleError(f"{path / MANIFEST}: samihs.base_checkpoint is now called "
+                          "samihs.sam_checkpoint; rename the key")
+    base = sam_entry.get("sam_checkpoint")
     base_path = None if base is None else path / base  # an absolute `base` replaces `path`
     try:
         pns = build_pns_plus(pns_file, backbone=backbone, input_size=input_size)
@@ -107,7 +111,7 @@ def load_bundle(path: str | Path) -> ModelBundle:
         if sam_meta.get("contents") == "trainable" and base_path is None:
             raise BundleError(
                 f"{sam_file}: holds only the fine-tuned tensors; name the base SAM checkpoint "
-                f"in {MANIFEST} as samihs.base_checkpoint"
+                f"in {MANIFEST} as samihs.sam_checkpoint"
             )
         samihs = load_samihs(sam_file, base_path)
     except CheckpointError as error:
@@ -117,7 +121,7 @@ def load_bundle(path: str | Path) -> ModelBundle:
         "samihs": {"file": sam_file.name, "sha256": file_sha256(sam_file)},
     }
     if base_path is not None:
-        sources["sam_base"] = {"file": base_path.name, "sha256": file_sha256(base_path)}
+        sources["sam_checkpoint"] = {"file": base_path.name, "sha256": file_sha256(base_path)}
     return ModelBundle(
         path=path,
         pns=pns,
@@ -149,7 +153,7 @@ def save_bundle(
     manifest = {
         "format": BUNDLE_FORMAT,
         "pns_plus": {"file": PNS_FILE, **pns_config},
-        "samihs": {"file": SAMIHS_FILE, "base_checkpoint": None},
+        "samihs": {"file": SAMIHS_FILE, "sam_checkpoint": None},
     }
     if prompt_config is not None:
         manifest["prompts"] = asdict(prompt_config)

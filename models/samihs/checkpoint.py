@@ -57,7 +57,7 @@ def load_pretrained(model: SAMIHS, path: str | Path) -> None:
     if problem:
         raise CheckpointError(problem + _variant_hint(state))
     model.load_state_dict(state, strict=False)
-    model.base_checkpoint = {"name": path.name, "sha256": file_sha256(path)}
+    model.sam_checkpoint = {"name": path.name, "sha256": file_sha256(path)}
 
 
 def _to_model_layout(state: StateDict, model: SAMIHS) -> StateDict:
@@ -134,7 +134,7 @@ def save_samihs_weights(model: SAMIHS, path: str | Path, contents: str = "traina
         "format": WEIGHTS_FORMAT,
         "contents": contents,
         "model": model.config.to_dict(),
-        "base_checkpoint": getattr(model, "base_checkpoint", None),
+        "sam_checkpoint": getattr(model, "sam_checkpoint", None),
     }
     save_safetensors(state, path, metadata)
 
@@ -165,8 +165,8 @@ def load_samihs_weights(model: SAMIHS, path: str | Path) -> None:
     if problem:
         raise CheckpointError(problem)
     model.load_state_dict(state, strict=metadata["contents"] == "all")
-    base = metadata.get("base_checkpoint")
-    current = getattr(model, "base_checkpoint", None)
+    base = metadata.get("sam_checkpoint")
+    current = getattr(model, "sam_checkpoint", None)
     if (
         metadata["contents"] == "trainable"
         and base

@@ -123,6 +123,6 @@ def load_samihs_for_eval(path: Path, sam_checkpoint: str | None) -> SAMIHS:
     """A SAMIHS file; one holding fine-tuned tensors only needs its base SAM checkpoint."""
     _, metadata = read_samihs_config(path)
     if metadata["contents"] == "trainable" and sam_checkpoint is None:
-        base = (metadata.get("base_checkpoint") or {}).get("name", "the official SAM checkpoint")
+        base = (metadata.get("sam_checkpoint") or {}).get("name", "the official SAM checkpoint")
         raise UserError(f"{path}: holds fine-tuned tensors only; pass --sam-checkpoint {base}")
     return load_samihs(path, sam_checkpoint)
