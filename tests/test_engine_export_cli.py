@@ -59,7 +59,8 @@ def test_a_bundles_own_pns_file_exports_without_flags(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     stored = json.loads((DEMO / "bundle.json").read_text())["pns_plus"]
     written = json.loads((out / "bundle.json").read_text())["pns_plus"]
-    assert (written["backbone"], written["input_size"]) == ("resnet18", [128, 224])
+    # The file's own settings, not the flags' defaults (Res2Net-50 at 256x448).
+    assert (written["backbone"], written["input_size"]) != ("res2net50_v1b_26w_4s", [256, 448])
     assert (written["backbone"], written["input_size"]) == (stored["backbone"],
                                                           stored["input_size"])
     assert load_bundle(out).sources["pns_plus"]["sha256"] == \
@@ -77,12 +78,15 @@ def test_a_checkpoint_without_settings_that_does_not_fit_names_the_flags(tmp_pat
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--pns-backbone" in err and "--pns-input-size" in err
     # with the flags it loads (checked without the export itself, which the test above runs)
+    stored = json.loads((DEMO / "bundle.json").read_text())["pns_plus"]
+    height, width = stored["input_size"]
     args = build_parser().parse_args([
         "--sam", str(DEMO / "samihs.safetensors"), "--pns", str(plain),
-        "--pns-backbone", "resnet18", "--pns-input-size", "128x224", "--out", str(tmp_path / "ok"),
+        "--pns-backbone", stored["backbone"], "--pns-input-size", f"{height}x{width}",
+        "--out", str(tmp_path / "ok"),
     ])
     load_models(args)
-    assert load_bundle(tmp_path / "ok").pns_input_size == (128, 224)
+    assert load_bundle(tmp_path / "ok").pns_input_size == (height, width)
 
 
 @pytest.mark.parametrize("flag", ["--pns-backbone", "--sam-variant"])
