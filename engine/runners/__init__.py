@@ -2,7 +2,9 @@
 
 Back ends: torch-cpu, torch-cuda, torch-cuda-fp16, onnxruntime-cpu, onnxruntime-cuda,
 onnxruntime-cuda-fp16, tensorrt-fp16, tensorrt-fp32. Short names: torch, onnxruntime, tensorrt.
-"auto" picks TensorRT > PyTorch CUDA fp16 > ONNX Runtime CPU by what is installed and present.
+"auto" picks TensorRT > PyTorch CUDA fp16 by what is installed and present; on a CPU,
+create_runner measures ONNX Runtime against PyTorch once per bundle and machine (engine/
+auto_backend.py), and resolve_backend("auto") names ONNX Runtime, the choice before measuring.
 """
 
 from __future__ import annotations
@@ -58,8 +60,13 @@ def create_runner(
 ) -> Runner:
     """A runner for `bundle` on `backend`; ONNX graphs are exported (and cached) when needed.
 
-    options: `threads` for ONNX Runtime, `compile_mode` for torch, `strongly_typed` for TensorRT.
+    options: `threads` for ONNX Runtime, `compile_mode` and `cuda_graphs` for torch,
+    `strongly_typed` for TensorRT.
     """
+    if backend == "auto" and not torch.cuda.is_available():
+        from ..auto_backend import choose_cpu_backend
+
+        backend = choose_cpu_backend(bundle, options.get("threads")).backend
     name = resolve_backend(backend)
     family, _, rest = name.partition("-")
     device = "cuda" if rest.startswith("cuda") or family == "tensorrt" else "cpu"
