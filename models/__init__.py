@@ -1,22 +1,32 @@
 """Models of polyp-live: SAMIHS (SAM + PR adapters), PNS+, prompts, the segmenter, and the
-AutoSAM baseline."""
+AutoSAM baseline.
 
-from .autosam import build_autosam, load_autosam
-from .pipeline import FrameResult, InferenceSequence, StreamingPNS
-from .pns_plus import build_pns_plus
-from .samihs import build_samihs, load_samihs
-from .segmenter import PolypSegmenter
-from .weights import CheckpointError
+Names load on first use, so that light modules (models.errors) import without torch: the tools'
+--help must not pay for it.
+"""
 
-__all__ = [
-    "CheckpointError",
-    "FrameResult",
-    "InferenceSequence",
-    "PolypSegmenter",
-    "StreamingPNS",
-    "build_autosam",
-    "load_autosam",
-    "build_pns_plus",
-    "build_samihs",
-    "load_samihs",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "build_autosam": ".autosam",
+    "load_autosam": ".autosam",
+    "FrameResult": ".pipeline",
+    "InferenceSequence": ".pipeline",
+    "StreamingPNS": ".pipeline",
+    "build_pns_plus": ".pns_plus",
+    "build_samihs": ".samihs",
+    "load_samihs": ".samihs",
+    "PolypSegmenter": ".segmenter",
+    "CheckpointError": ".weights",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name], __name__), name)

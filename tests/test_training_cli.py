@@ -120,5 +120,7 @@ def test_example_configs_fit_the_schema(path: Path):
     overrides = ["model.init_weights=best.safetensors"] if path.name.startswith("autosam") else []
     config = load_config(kind, path, overrides)
     task = make_sam_task(config) if kind == "sam" else PnsTask(config)  # cross-field rules
-    expected = {"samihs": "sam", "autosam": "autosam", "pns": "pns"}[path.name.split("_")[0]]
+    expected = {"samihs": "sam", "sam": "sam", "autosam": "autosam", "pns": "pns"}[
+        path.name.split("_")[0]
+    ]
     assert task.name == expected and config.data.train and config.data.val
