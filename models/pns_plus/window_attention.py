@@ -30,6 +30,7 @@ def window_index(
     radius: int,
     dilations: tuple[int, ...],
     device: torch.device,
+    inference: bool = False,
 ) -> torch.Tensor:
     """Row indices of every pixel's dilated windows in a table of (batch, head, pixel) rows.
 
@@ -37,7 +38,8 @@ def window_index(
     of zeros that every window position outside the frame points to. Returns a 1-D int64 tensor
     ordered (batch, head, y, x, dy, dx), dy and dx from -radius to radius, so that the gathered
     rows reshape to (B, heads, h*w, (2r+1)^2, ...) without a transpose. Cached per device: no copy
-    to the GPU per call (which CUDA graph capture would refuse).
+    to the GPU per call (which CUDA graph capture would refuse). `inference` keys the cache too: a
+    tensor made under torch.inference_mode cannot be saved for a later backward pass.
     """
     # numpy, not torch: the indices are a constant, also when the caller is being traced.
     side = np.arange(-radius, radius + 1)
@@ -94,7 +96,9 @@ def ns_window_attention(
     windows = frames * (2 * radius + 1) ** 2
     # int(): under ONNX tracing the sizes are tensors; the graph's sizes are fixed anyway.
     sizes = (int(batch), int(height), int(width))
-    index = window_index(*sizes, radius, tuple(dilations), query.device)
+    index = window_index(
+        *sizes, radius, tuple(dilations), query.device, torch.is_inference_mode_enabled()
+    )
     # Keys and values gathered apart: two contiguous results, no split copy afterwards.
     key_windows = _rows(key, heads).index_select(0, index)
     value_windows = _rows(value, heads).index_select(0, index)
