@@ -39,13 +39,13 @@ class Annotator:
         style: OverlayStyle,
         stale_after_s: float,
         hide_after_s: float,
-        threshold: float | None = None,
+        mask_threshold: float | None = None,
         realtime: bool = True,
         fps: float = 25.0,
     ) -> None:
         self.style = style
         self.stale_after_s, self.hide_after_s = stale_after_s, hide_after_s
-        self.threshold = threshold  # None: the model's own mask
+        self.mask_threshold = mask_threshold  # None: the model's own mask
         self.realtime, self.fps = realtime, fps
         self.overlay_on = True
         self.good: WorkerResult | None = None  # the newest result with a mask
@@ -86,15 +86,15 @@ class Annotator:
         return max(0, frame.index - good.frame_index) / self.fps
 
     def _mask(self, good: WorkerResult) -> np.ndarray:
-        """The model's own mask, or its probability above the user's threshold (cached)."""
+        """The model's own mask, or its probability above the user's mask threshold (cached)."""
         cache = self._mask_cache
-        if cache is not None and cache[0] == good.frame_index and cache[1] == self.threshold:
+        if cache is not None and cache[0] == good.frame_index and cache[1] == self.mask_threshold:
             return cache[2]
-        if self.threshold is None:
+        if self.mask_threshold is None:
             mask = np.asarray(good.result.mask, dtype=bool)
         else:
-            mask = np.asarray(good.result.probability) > self.threshold
-        self._mask_cache = (good.frame_index, self.threshold, mask)
+            mask = np.asarray(good.result.probability) > self.mask_threshold
+        self._mask_cache = (good.frame_index, self.mask_threshold, mask)
         return mask
 
     def _record(self, frame: CapturedFrame, mode: OverlayMode, error: str | None) -> FrameRecord:
@@ -103,7 +103,10 @@ class Annotator:
         if good is None:
             return FrameRecord(frame.index, frame.timestamp, wall, overlay=mode.value, error=error)
         result, mask = good.result, self._mask(good)
-        present = bool(mask.any()) if self.threshold is not None else bool(result.polyp_present)
+        if self.mask_threshold is None:
+            present = bool(result.polyp_present)
+        else:
+            present = bool(mask.any())
         return FrameRecord(
             frame=frame.index,
             timestamp=frame.timestamp,

@@ -35,7 +35,7 @@ class LiveConfig:
     # overlay
     overlay_color: str = "#00ff80"  # RGB hex
     overlay_opacity: float = 0.35
-    threshold: float | None = None  # None: the model's own mask; +/- then start from 0.5
+    mask_threshold: float | None = None  # None: the model's own mask; +/- then start from 0.5
     stale_after_s: float = 0.3  # overlay older than this is marked stale
     hide_after_s: float = 2.0  # ... and hidden beyond this
     # recording
@@ -56,8 +56,8 @@ class LiveConfig:
             raise SettingsError("no source given; pass --source FILE|INDEX|/dev/videoN|URL")
         if not 0.0 <= self.overlay_opacity <= 1.0:
             raise SettingsError(f"overlay_opacity {self.overlay_opacity} is outside 0..1")
-        if self.threshold is not None and not 0.0 < self.threshold < 1.0:
-            raise SettingsError(f"threshold {self.threshold} is outside (0, 1)")
+        if self.mask_threshold is not None and not 0.0 < self.mask_threshold < 1.0:
+            raise SettingsError(f"mask_threshold {self.mask_threshold} is outside (0, 1)")
         if self.stale_after_s <= 0 or self.hide_after_s < self.stale_after_s:
             raise SettingsError("need 0 < stale_after_s <= hide_after_s")
         if self.container not in ("mkv", "mp4"):
@@ -105,6 +105,10 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         raise SettingsError(f"config file {file} is not valid YAML ({error})") from None
     if not isinstance(data, dict):
         raise SettingsError(f"config file {file} must hold a mapping of setting: value")
+    if "threshold" in data:
+        raise SettingsError(
+            f"config file {file}: the setting 'threshold' is now 'mask_threshold'; rename it"
+        )
     known = {f.name for f in fields(LiveConfig)}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -154,8 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlay-color", help="overlay colour '#RRGGBB'")
     p.add_argument("--overlay-opacity", type=float, help="overlay fill opacity 0..1")
     p.add_argument(
-        "--threshold", type=float,
-        help="overlay cut on the probability (default: the model's own mask, > 0.5)",
+        "--mask-threshold", type=float, metavar="P",
+        help="draw the mask where the probability is above P (default: the model's own mask, "
+        "> 0.5); not the PNS+ prompt threshold in the model bundle",
     )
     p.add_argument("--stale-after", dest="stale_after_s", type=float, metavar="S",
                    help="draw a result older than S seconds as stale")

@@ -8,7 +8,7 @@ from .presence_strip import WINDOW_S
 
 HINT = (
     "Space pause  \u00b7  O overlay  \u00b7  R record  \u00b7  S snapshot  \u00b7  "
-    "F full screen  \u00b7  +/- threshold  \u00b7  H help  \u00b7  Q quit"
+    "F full screen  \u00b7  +/- mask threshold  \u00b7  H help  \u00b7  Q quit"
 )
 KEYS = [
     ("Space", "pause / resume (video files)"),
@@ -23,7 +23,7 @@ KEYS = [
 
 
 def help_html(
-    overlay_color: str, stale_after_s: float, hide_after_s: float, threshold: float | None
+    overlay_color: str, stale_after_s: float, hide_after_s: float, mask_threshold: float | None
 ) -> str:
     """The help panel's rich text for the current settings."""
     swatch = f'<span style="color:{escape(overlay_color)}">\u25a0</span>'
@@ -32,7 +32,11 @@ def help_html(
         f'<tr><td style="padding-right:14px"><b>{escape(key)}</b></td><td>{escape(what)}</td></tr>'
         for key, what in KEYS
     )
-    mask = "the model's own mask" if threshold is None else f"probability above {threshold:.2f}"
+    mask = (
+        "the model's own mask"
+        if mask_threshold is None
+        else f"probability above {mask_threshold:.2f}"
+    )
     return (
         f"<h3 style='margin:0 0 6px 0'>polyp-live help</h3><table>{keys}</table>"
         "<p style='margin:8px 0 2px 0'><b>What the overlay means</b></p>"

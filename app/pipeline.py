@@ -10,7 +10,7 @@ from .capture import CapturedFrame
 from .outputs import save_snapshot
 from .stream_graph import DEFAULT_RECORD_DIR, ShownFrame, StreamGraph
 
-THRESHOLD_STEP = 0.05
+MASK_THRESHOLD_STEP = 0.05
 
 
 class LivePipeline(StreamGraph):
@@ -21,12 +21,12 @@ class LivePipeline(StreamGraph):
         return self.annotator.overlay_on
 
     @property
-    def threshold(self) -> float | None:
-        return self.annotator.threshold
+    def mask_threshold(self) -> float | None:
+        return self.annotator.mask_threshold
 
     def redraw(self) -> ShownFrame | None:
-        """The last shown frame drawn again with the current overlay setting and threshold (O or
-        +/- while paused); it is not recorded again."""
+        """The last shown frame drawn again with the current overlay setting and mask threshold
+        (O or +/- while paused); it is not recorded again."""
         last = self._last_shown
         if last is None:
             return None
@@ -43,12 +43,12 @@ class LivePipeline(StreamGraph):
         self.annotator.overlay_on = not self.annotator.overlay_on
         return self.annotator.overlay_on
 
-    def change_threshold(self, steps: int) -> float:
+    def change_mask_threshold(self, steps: int) -> float:
         """Moves the mask threshold by `steps` x 0.05 (from 0.5 while on the model's own mask)."""
-        current = 0.5 if self.threshold is None else self.threshold
-        threshold = round(min(0.95, max(0.05, current + steps * THRESHOLD_STEP)), 2)
-        self.annotator.threshold = threshold
-        return threshold
+        current = 0.5 if self.mask_threshold is None else self.mask_threshold
+        mask_threshold = round(min(0.95, max(0.05, current + steps * MASK_THRESHOLD_STEP)), 2)
+        self.annotator.mask_threshold = mask_threshold
+        return mask_threshold
 
     def toggle_pause(self) -> bool:
         """Pauses or resumes a file; a live source cannot pause (a notice says so)."""

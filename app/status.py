@@ -18,7 +18,7 @@ class StreamStatus:
     backend: str = ""
     overlay: OverlayMode = OverlayMode.WAITING
     result_age_s: float | None = None
-    threshold: float | None = None
+    mask_threshold: float | None = None
     recording: bool = False
     recording_s: float = 0.0
     paused: bool = False
@@ -36,7 +36,7 @@ def status_line(status: StreamStatus) -> str:
     if status.overlay in (OverlayMode.STALE, OverlayMode.OFF) and status.result_age_s is not None:
         overlay += f" {status.result_age_s:.1f} s"
     parts.append(overlay)
-    thr = "model" if status.threshold is None else f"{status.threshold:.2f}"
+    thr = "model" if status.mask_threshold is None else f"{status.mask_threshold:.2f}"
     parts.append(f"thr {thr}")
     if status.paused:
         parts.append("PAUSED")

@@ -82,7 +82,7 @@ class StreamGraph:
         )
         self.annotator = Annotator(
             OverlayStyle(config.color_bgr(), config.overlay_opacity), config.stale_after_s,
-            config.hide_after_s, config.threshold, self.realtime, self.capture.pace_fps,
+            config.hide_after_s, config.mask_threshold, self.realtime, self.capture.pace_fps,
         )
         self.recorder: SessionRecorder | None = None  # fed by poll(), see _show()
         # -------------------------------------------------------------------------------------
@@ -196,7 +196,7 @@ class StreamGraph:
             backend=self.backend,
             overlay=annotated.mode,
             result_age_s=annotated.age_s,
-            threshold=self.annotator.threshold,
+            mask_threshold=self.annotator.mask_threshold,
             recording=recording,
             recording_s=recorder.elapsed_s if recording and recorder else 0.0,
             paused=self.capture.paused,
@@ -224,7 +224,7 @@ class StreamGraph:
         return self.problem(failing) or self.notice()
 
     def notice(self) -> str:
-        """The transient notice still on screen (overlay on, threshold 0.55, ...), or ''."""
+        """The transient notice still on screen (overlay on, mask threshold 0.55, ...), or ''."""
         text, until = self._notice
         return text if time.monotonic() < until else ""
 

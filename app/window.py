@@ -1,7 +1,7 @@
 """The display stage: a PyQt6 window that shows the newest annotated frame at the source rate.
 
 Errors (model failing, device lost, recording stopped) show in a red banner; transient notices
-(overlay on, threshold 0.55, snapshot saved) in a neutral box; both float over the video, as
+(overlay on, mask threshold 0.55, snapshot saved) in a neutral box; both float over the video, as
 does the help panel (H), so the picture never moves.
 """
 
@@ -152,7 +152,7 @@ class LiveWindow(QMainWindow):
         config = self.pipeline.config
         self.help_panel.setText(help_html(
             config.overlay_color, config.stale_after_s, config.hide_after_s,
-            self.pipeline.threshold,
+            self.pipeline.mask_threshold,
         ))
         self.view.place_floating()
 
@@ -178,10 +178,10 @@ class LiveWindow(QMainWindow):
                 self.showFullScreen()
         elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal, Qt.Key.Key_Minus, Qt.Key.Key_Underscore):
             step = +1 if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal) else -1
-            pipeline.notify(f"threshold {pipeline.change_threshold(step):.2f}")
+            pipeline.notify(f"mask threshold {pipeline.change_mask_threshold(step):.2f}")
             self._redraw_if_paused()
             if self.help_panel.isVisible():
-                self._fill_help()  # it states the threshold
+                self._fill_help()  # it states the mask threshold
         elif key == Qt.Key.Key_H:
             self.toggle_help()
         elif key == Qt.Key.Key_Escape and self.help_panel.isVisible():

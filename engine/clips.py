@@ -3,18 +3,13 @@ case) or synthetic frames of any size."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from models.frame_order import frame_sort_key
 from models.pipeline.preprocess import IMAGE_SUFFIXES
-
-
-def natural_key(path: Path) -> tuple:
-    """Sorts 'image2' before 'image10' (SUN-SEG and CVC frame names are numbered)."""
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", path.name))
 
 
 def read_clip(path: str | Path, limit: int | None = None) -> list[np.ndarray]:
@@ -37,7 +32,7 @@ def _read_folder(path: Path, limit: int | None) -> list[np.ndarray]:
     if (path / "Frame").is_dir():  # a SUN-SEG-style case folder with Frame/ and GT/
         path = path / "Frame"
     files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
-                   key=natural_key)
+                   key=lambda p: frame_sort_key(p.name))
     frames = []
     for file in files[:limit]:
         frame = cv2.imread(str(file), cv2.IMREAD_COLOR)

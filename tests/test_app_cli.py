@@ -92,6 +92,15 @@ def test_bad_setting_exits_2(clip_path, tmp_path):
         polyp_live("--source", str(clip_path), "--headless", "--config", str(settings)),
         "unknown settings overlay_colour",
     )
+    assert_one_line_error(
+        polyp_live("--source", str(clip_path), "--headless", "--mask-threshold", "1.5"),
+        "mask_threshold 1.5 is outside (0, 1)",
+    )
+    settings.write_text("threshold: 0.6\n")  # a settings file from before the rename
+    assert_one_line_error(
+        polyp_live("--source", str(clip_path), "--headless", "--config", str(settings)),
+        "'threshold' is now 'mask_threshold'",
+    )
 
 
 def test_print_config_round_trips(tmp_path):

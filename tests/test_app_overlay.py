@@ -81,7 +81,7 @@ def test_colour_and_opacity_come_from_the_config():
 def test_status_line_names_rates_backend_staleness_and_recording():
     status = StreamStatus(
         source_fps=25.0, model_fps=2.04, latency_ms=480.0, backend="torch-cpu",
-        overlay=OverlayMode.STALE, result_age_s=0.64, threshold=0.55, recording=True,
+        overlay=OverlayMode.STALE, result_age_s=0.64, mask_threshold=0.55, recording=True,
         recording_s=75.0,
     )
     line = status_line(status)

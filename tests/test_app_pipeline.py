@@ -112,7 +112,7 @@ def test_failing_model_video_goes_on_with_a_banner(clip_path, tmp_path):
     assert log[-1]["error"].startswith("RuntimeError: injected fault")
 
 
-def test_user_controls_threshold_overlay_snapshot_pause(clip_path, real_clip, tmp_path):
+def test_user_controls_mask_threshold_overlay_snapshot_pause(clip_path, real_clip, tmp_path):
     config = LiveConfig(source=str(clip_path), loop=True, snapshot_dir=str(tmp_path / "snaps"))
     pipeline = LivePipeline(config, open_source(config.source), MaskLookupSegmenter(real_clip))
     pipeline.start()
@@ -127,10 +127,10 @@ def test_user_controls_threshold_overlay_snapshot_pause(clip_path, real_clip, tm
 
     try:
         base = next_fresh()
-        assert pipeline.change_threshold(+8) == 0.9  # from the model's own mask (0.5) up
+        assert pipeline.change_mask_threshold(+8) == 0.9  # from the model's own mask (0.5) up
         high = next_fresh()
         assert high.record.mask_area < base.record.mask_area
-        pipeline.change_threshold(-8)
+        pipeline.change_mask_threshold(-8)
         assert not pipeline.toggle_overlay()
         hidden = next_fresh()
         assert hidden.mode is OverlayMode.HIDDEN and np.array_equal(hidden.image, hidden.raw)

@@ -111,10 +111,10 @@ def test_shortcuts_toggle_overlay_and_recording(
     qtbot.keyClick(window, Qt.Key.Key_S)
     qtbot.waitUntil(lambda: any((tmp_path / "snaps").glob("snapshot_*.png")), timeout=5_000)
     qtbot.keyClick(window, Qt.Key.Key_Plus)
-    assert window.pipeline.threshold == 0.55
+    assert window.pipeline.mask_threshold == 0.55
     qtbot.keyClick(window, Qt.Key.Key_Minus)
     qtbot.keyClick(window, Qt.Key.Key_Minus)
-    assert window.pipeline.threshold == 0.45
+    assert window.pipeline.mask_threshold == 0.45
     qtbot.keyClick(window, Qt.Key.Key_Space)
     assert window.pipeline.capture.paused
     qtbot.keyClick(window, Qt.Key.Key_Space)
