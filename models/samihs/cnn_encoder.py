@@ -21,6 +21,21 @@ from .transforms import SAM_PIXEL_MEAN, SAM_PIXEL_STD
 PYRAMID_STRIDES = (8, 16, 32)
 
 
+class SamToUnitRange(nn.Module):
+    """SAM-normalised (B, 3, S, S) -> [0, 1] RGB, the input an EfficientNet-Lite trunk expects
+    (it normalises for its own weights). No state-dict keys: its constants are not weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        std = torch.tensor(SAM_PIXEL_STD).view(1, 3, 1, 1) / 255.0
+        mean = torch.tensor(SAM_PIXEL_MEAN).view(1, 3, 1, 1) / 255.0
+        self.register_buffer("scale", std, persistent=False)
+        self.register_buffer("shift", mean, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale + self.shift
+
+
 class CNNImageEncoder(nn.Module):
     """(B, 3, S, S) SAM-normalised -> (B, out_chans, S/16, S/16).
 
@@ -40,13 +55,10 @@ class CNNImageEncoder(nn.Module):
             nn.Conv2d(out_chans, out_chans, 3, padding=1, bias=False),
             LayerNorm2d(out_chans),
         )
-        std = torch.tensor(SAM_PIXEL_STD).view(1, 3, 1, 1) / 255.0
-        mean = torch.tensor(SAM_PIXEL_MEAN).view(1, 3, 1, 1) / 255.0
-        self.register_buffer("to_unit_scale", std, persistent=False)
-        self.register_buffer("to_unit_shift", mean, persistent=False)
+        self.to_unit_range = SamToUnitRange()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fine, middle, coarse = self.trunk(x * self.to_unit_scale + self.to_unit_shift)
+        fine, middle, coarse = self.trunk(self.to_unit_range(x))
         size = middle.shape[-2:]
         merged = self.lateral[1](middle)
         # Stride 8 is pooled down and stride 32 upsampled onto the stride-16 grid SAM expects.

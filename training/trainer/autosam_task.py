@@ -22,6 +22,8 @@ from .sam_task import SamTask
 class AutoSamTask(SamTask):
     name = "autosam"
     find_unused_parameters = False
+    # A pretrained EfficientNet-Lite encoder (optim.pretrained_lr_scale applies to it).
+    pretrained_prefixes = ("prompt_net.encoder.trunk.",)
 
     def __init__(self, config: SamTrainConfig) -> None:
         model = config.model
@@ -42,7 +44,9 @@ class AutoSamTask(SamTask):
         sam = super().build_model()
         spec = self.config.autosam
         try:
-            return build_autosam(sam, spec.encoder, spec.checkpoint, spec.decoder_dim)
+            return build_autosam(
+                sam, spec.encoder, spec.checkpoint, spec.decoder_dim, spec.pretrained_encoder
+            )
         except ValueError as error:
             if type(error) is not ValueError:
                 raise  # CheckpointError: already one line naming the file
