@@ -49,6 +49,7 @@ class Annotator:
         self.realtime, self.fps = realtime, fps
         self.overlay_on = True
         self.good: WorkerResult | None = None  # the newest result with a mask
+        self._segment = 0  # the source segment (see CapturedFrame.segment) `good` belongs to
         self._mask_cache: tuple[int, float | None, np.ndarray] | None = None
 
     def restart(self) -> None:
@@ -56,6 +57,8 @@ class Annotator:
         self.good = None
 
     def annotate(self, frame: CapturedFrame, latest: WorkerResult | None) -> Annotated:
+        if frame.segment != self._segment:  # the source restarted: the old result is void
+            self._segment, self.good = frame.segment, None
         if latest is not None and latest.result is not None and latest.frame_index <= frame.index:
             self.good = latest
         error = latest.error if latest is not None and latest.error is not None else None
@@ -98,27 +101,42 @@ class Annotator:
         return mask
 
     def _record(self, frame: CapturedFrame, mode: OverlayMode, error: str | None) -> FrameRecord:
+        """The log line: frame numbers are positions in the source; `polyp`, `boxes` and
+        `mask_area` all describe the one mask the overlay draws, so they always agree."""
         wall = round(time.time() - (time.monotonic() - frame.timestamp), 4)
-        good = self.good
+        good, position = self.good, frame.source_position
         if good is None:
-            return FrameRecord(frame.index, frame.timestamp, wall, overlay=mode.value, error=error)
+            return FrameRecord(
+                position,
+                frame.timestamp,
+                wall,
+                overlay=mode.value,
+                error=error,
+                session_frame=frame.index,
+                gap_s=frame.gap_s,
+            )
         result, mask = good.result, self._mask(good)
-        if self.mask_threshold is None:
-            present = bool(result.polyp_present)
-        else:
-            present = bool(mask.any())
+        area = int(np.count_nonzero(mask))
+        boxes = np.asarray(result.boxes) if area else np.zeros((0, 4))
+        # The result's frame in the same source segment (a restart voids older results), so the
+        # session counters' difference is also the difference of source positions.
+        age_frames = frame.index - good.frame_index
         return FrameRecord(
-            frame=frame.index,
+            frame=position,
             timestamp=frame.timestamp,
             capture_time=wall,
-            polyp=present,
+            polyp=area > 0,
             score=round(float(result.score), 4),
-            boxes=[[round(float(v), 1) for v in box] for box in np.asarray(result.boxes)],
-            mask_area=int(np.count_nonzero(mask)),
+            boxes=[[round(float(v), 1) for v in box] for box in boxes],
+            mask_area=area,
             latency_ms=round(good.latency * 1000.0, 1),
-            result_frame=good.frame_index,
+            result_frame=position - age_frames,
             overlay=mode.value,
             error=error,
+            session_frame=frame.index,
+            result_age_frames=age_frames,
+            result_age_ms=round(max(0.0, frame.timestamp - good.timestamp) * 1000.0, 1),
+            gap_s=frame.gap_s,
         )
 
 

@@ -44,7 +44,7 @@ class LiveConfig:
     record_masks: bool = False  # also keep the overlay's mask of every frame as PNG
     container: str = "mkv"  # mkv or mp4 (fragmented); both survive a crash
     crf: int = 23
-    recorder_queue: int = 64  # frames waiting for the encoder before new ones are dropped
+    recorder_queue: int = 64  # frames waiting for the encoder; when full the capture waits
     snapshot_dir: str | None = None  # default: the record folder, else ./recordings
     # screen
     headless: bool = False

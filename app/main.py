@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
             run_window(pipeline, stop)
     finally:
-        pipeline.close()
+        pipeline.close("signal" if seen else "user")
     for recorder in pipeline.recordings:  # the real names, e.g. for `make demo`
         for path in recorder.paths.values():
             if path.exists():

@@ -1,14 +1,19 @@
 """The recorder stage: its own thread and bounded queue; annotated (and raw) video, log, summary.
 
 Files are named `session_<start time>_annotated.mkv`, `_raw.mkv`, `_frames.jsonl`,
-`_summary.json` and `_report.html`, created user-only. A write error (full disk, file-size
-limit, I/O error) stops the recording with a message; what was written stays readable. `stop()`
-closes everything cleanly and writes the summary (duration, frames, dropped frames, model rate
-and latency, polyp episodes), then the HTML report (app/report).
+`_summary.json` and `_report.html`, created user-only. No frame handed in is ever dropped: a full
+queue makes `submit` wait (the encoder fell behind: `behind` says so, and the summary). A write
+error (full disk, file-size limit, I/O error) stops the recording with a message; what was
+written stays readable, and a small reserve file (deleted first at the end) keeps room for the
+summary on a full disk. `stop(cause)` closes everything cleanly and writes the summary
+(duration, frames, model rate and latency, polyp episodes, source gaps, what stopped it), then
+the HTML report (app/report).
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import queue
 import threading
 import time
@@ -41,13 +46,16 @@ class RecordItem:
 
 
 _STOP = object()
+SUMMARY_RESERVE_BYTES = 128 * 1024  # room kept for the summary (and report) on a full disk
 
 
 class SessionRecorder:
     """Records one session from a bounded queue on its own thread.
 
-    realtime: a full queue drops the new frame (the display never waits for the disk);
-    otherwise (batch) `submit` waits for room.
+    `submit` waits while the queue is full (a captured frame is never dropped); realtime: the
+    video's timestamps are the capture times, otherwise (batch) frame counts at `fps`.
+    `prepare`, when given, turns what `submit` got into a RecordItem on the recorder's thread
+    (the live stream draws the overlay there, off the capture thread).
     """
 
     def __init__(
@@ -67,6 +75,7 @@ class SessionRecorder:
         model: str = "",
         report: bool = True,
         on_message: Callable[[str], None] | None = None,
+        prepare: Callable[[Any], RecordItem] | None = None,
     ) -> None:
         self.folder = private_dir(folder)
         self.fps = fps if fps > 0 else 25.0
@@ -87,9 +96,15 @@ class SessionRecorder:
             self.paths["masks"] = self.folder / f"{self.stem}_masks" / video_name
         if report:
             self.paths["report"] = self.folder / f"{self.stem}_report.html"
+        self.prepare = prepare
+        self.frames_submitted = 0
         self.frames_written = 0
-        self.frames_dropped = 0  # dropped because the queue was full
         self.error: str | None = None
+        self.error_cause = ""  # "disk full" or "write error" once a write failed
+        self.stopped_by = ""
+        self.max_backlog = 0  # most frames ever waiting for the encoder
+        self.waited_s = 0.0  # time submit() waited for room (the encoder fell behind)
+        self._behind_at = max(2, queue_size // 2)
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._writers: dict[str, VideoFileWriter] = {}
         self._log: SessionLog | None = None
@@ -97,8 +112,18 @@ class SessionRecorder:
         self._last: FrameRecord | None = None
         self._size: tuple[int, int] | None = None
         self._stopping = False
+        self._reserve = self.folder / f".{self.stem}.reserve"
+        self._reserve_room()
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
+
+    def _reserve_room(self) -> None:
+        """A hidden file of SUMMARY_RESERVE_BYTES, deleted before the summary is written."""
+        fd = os.open(self._reserve, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"\0" * SUMMARY_RESERVE_BYTES)
+        finally:
+            os.close(fd)
 
     @property
     def active(self) -> bool:
@@ -109,30 +134,46 @@ class SessionRecorder:
     def elapsed_s(self) -> float:
         return time.time() - self.started
 
-    def submit(self, item: RecordItem) -> bool:
-        """Queues a frame; False if it was dropped (queue full in realtime, or not active)."""
+    @property
+    def backlog(self) -> int:
+        """Frames waiting for the encoder."""
+        return self._queue.qsize()
+
+    @property
+    def behind(self) -> bool:
+        """The encoder is falling behind the capture (its queue is half full or more)."""
+        return self.active and self.backlog >= self._behind_at
+
+    def submit(self, item: Any) -> bool:
+        """Queues a frame (a RecordItem, or what `prepare` takes), waiting while the queue is
+        full; False only when the recording is no longer active (stopped, write error)."""
         if not self.active:
             return False
-        if self.realtime:
-            try:
-                self._queue.put_nowait(item)
-                return True
-            except queue.Full:
-                self.frames_dropped += 1
-                return False
-        while self.active and self._thread.is_alive():
-            try:
-                self._queue.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            started = time.monotonic()
+            while True:
+                if not (self.active and self._thread.is_alive()):
+                    return False
+                try:
+                    self._queue.put(item, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            self.waited_s += time.monotonic() - started
+        self.frames_submitted += 1
+        self.max_backlog = max(self.max_backlog, self._queue.qsize())
+        return True
 
-    def stop(self) -> None:
-        """Asks the thread to write what is queued, close the files and write the summary."""
+    def stop(self, cause: str = "user") -> None:
+        """Asks the thread to write what is queued, close the files and write the summary.
+        cause: what ended the session ("end of source", "user", "signal", "max frames",
+        "source lost"); a write error that stopped the recording earlier takes precedence."""
         if self._stopping:
             return
         self._stopping = True
+        self.stopped_by = cause
         while self._thread.is_alive():
             try:
                 self._queue.put(_STOP, timeout=0.2)
@@ -153,10 +194,10 @@ class SessionRecorder:
             if self.error is not None:
                 continue
             try:
-                self._write(item)
+                self._write(self.prepare(item) if self.prepare is not None else item)
             except Exception as error:  # noqa: BLE001 - any failure stops recording, not the app
                 self._fail(error)
-        self._close(stopped_by=self.error or "stop")
+        self._close(stopped_by=self.error_cause or self.stopped_by or "user")
 
     def _write(self, item: RecordItem) -> None:
         record = item.record
@@ -188,8 +229,10 @@ class SessionRecorder:
             private_dir(self.paths["masks"])
 
     def _write_mask(self, item: RecordItem) -> None:
-        """`<frame index>.png`: the probability as grey (a bool mask as 0/255); all 0 without a
-        result."""
+        """`<frame>.png` (its position in the source, the name polyp-eval --pred pairs with the
+        source's frames): the probability as grey (a bool mask as 0/255); all 0 without a result.
+        A frame seen again (a looped file, a reconnected stream) gets `<frame>_s<session frame>`,
+        so no map overwrites another."""
         height, width = item.annotated.shape[:2]
         if item.mask is None:
             grey = np.zeros((height, width), np.uint8)
@@ -197,7 +240,11 @@ class SessionRecorder:
             grey = np.where(item.mask, 255, 0).astype(np.uint8)
         else:
             grey = probability_to_grey(item.mask)
-        path = self.paths["masks"] / f"{item.record.frame:06d}.png"
+        record = item.record
+        name = f"{record.frame:06d}"
+        if record.session_frame is not None and record.session_frame != record.frame:
+            name += f"_s{record.session_frame:06d}"
+        path = self.paths["masks"] / f"{name}.png"
         if not cv2.imwrite(str(path), grey):
             raise OSError(f"could not write {path}")
         path.chmod(0o600)
@@ -206,7 +253,7 @@ class SessionRecorder:
         assert self._first is not None
         if self.realtime:
             return round((record.timestamp - self._first.timestamp) * 1000.0)
-        return round((record.frame - self._first.frame) * 1000.0 / self.fps)
+        return round((_counter(record) - _counter(self._first)) * 1000.0 / self.fps)
 
     def _fit(self, image: np.ndarray) -> np.ndarray:
         """Frames of another size (a device reconnected differently) are scaled to the first's."""
@@ -217,6 +264,8 @@ class SessionRecorder:
 
     def _fail(self, error: Exception) -> None:
         reason = (error.strerror if isinstance(error, OSError) else None) or str(error)
+        full = isinstance(error, OSError) and error.errno == errno.ENOSPC
+        self.error_cause = "disk full" if full else "write error"
         seconds = self.frames_written / self.fps
         self.error = (
             f"recording stopped: {reason} while writing to {self.folder}; kept "
@@ -235,6 +284,7 @@ class SessionRecorder:
                 self._log.close()
             except OSError:
                 pass
+        self._reserve.unlink(missing_ok=True)  # the room kept for the summary
         try:
             write_json_private(self.paths["summary"], self.summary(stopped_by))
         except OSError as error:
@@ -253,10 +303,12 @@ class SessionRecorder:
         except Exception as error:  # noqa: BLE001 - the report is a convenience, never fatal
             self.on_message(f"session report not written: {type(error).__name__}: {error}")
 
-    def summary(self, stopped_by: str = "stop") -> dict[str, Any]:
-        """Duration, frames, dropped frames and polyp episodes of the session so far."""
+    def summary(self, stopped_by: str = "user") -> dict[str, Any]:
+        """Duration, frames, the encoder's backlog, source gaps and polyp episodes so far.
+        frames_captured: frames handed to the recorder; dropped_frames: session frames between
+        the first and the last recorded that are missing (0 unless a write failed)."""
         first, last = self._first, self._last
-        span = (last.frame - first.frame + 1) if first and last else 0
+        span = (_counter(last) - _counter(first) + 1) if first and last else 0
         duration = (self._pts_ms(last) / 1000.0 + 1.0 / self.fps) if first and last else 0.0
         episodes = self._log.episodes.finish() if self._log else []
         results = self._log.results if self._log else ResultTimes()
@@ -265,13 +317,24 @@ class SessionRecorder:
             "ended": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "duration_s": round(duration, 3),
             "frames": self.frames_written,
+            "frames_captured": self.frames_submitted,
             "dropped_frames": max(0, span - self.frames_written),
+            "encoder_max_backlog": self.max_backlog,
+            "encoder_behind": self.max_backlog >= self._behind_at,
+            "capture_waited_for_encoder_s": round(self.waited_s, 3),
             "fps": self.fps,
             "source": self.source,
             "backend": self.backend,
             "model": self.model,
             **results.summary(duration),
             "stopped_by": stopped_by,
+            "error": self.error,
+            "gaps": self._log.gaps if self._log else [],
             "episodes": episodes,
             "files": {name: path.name for name, path in self.paths.items()},
         }
+
+
+def _counter(record: FrameRecord) -> int:
+    """The session's frame counter of a record (its source position where none was kept)."""
+    return record.session_frame if record.session_frame is not None else record.frame

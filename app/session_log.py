@@ -15,11 +15,16 @@ from .outputs import PRIVATE_FILE
 
 @dataclass(frozen=True)
 class FrameRecord:
-    """What the log keeps for one frame (the result shown with it, which may be older).
+    """What the log keeps for one frame (the result drawn on it, which may be older).
 
+    frame: the frame's position in the source (restarts when a file loops or a stream is
+    reopened); session_frame: the session's capture counter (never restarts).
     capture_time: wall-clock time of capture (Unix seconds); timestamp: time.monotonic() of it.
-    polyp/score/boxes/mask_area: of the overlay shown (None/empty without a result).
-    latency_ms: capture-to-result time of that result; result_frame: the frame it was computed on.
+    polyp/boxes/mask_area: of the mask drawn (polyp is True exactly when mask_area > 0, boxes
+    are empty without one); score: the model's component score (None without a result).
+    latency_ms: capture-to-result time of that result; result_frame: the source position it was
+    computed on; result_age_frames/result_age_ms: how much older than this frame it is.
+    gap_s: seconds without frames before this one (a lost live source came back), else None.
     """
 
     frame: int
@@ -33,6 +38,10 @@ class FrameRecord:
     result_frame: int | None = None
     overlay: str = "waiting"
     error: str | None = None
+    session_frame: int | None = None
+    result_age_frames: int | None = None
+    result_age_ms: float | None = None
+    gap_s: float | None = None
 
 
 class EpisodeTracker:
@@ -110,6 +119,7 @@ class SessionLog:
         self._file = os.fdopen(fd, "w", encoding="utf-8")
         self.episodes = EpisodeTracker()
         self.results = ResultTimes()
+        self.gaps: list[dict[str, Any]] = []  # lost live source: where and how long
         self.lines = 0
 
     def write(self, record: FrameRecord, t: float) -> None:
@@ -118,6 +128,9 @@ class SessionLog:
         self._file.write(json.dumps(line, separators=(",", ":")) + "\n")
         self._file.flush()
         self.lines += 1
+        if record.gap_s is not None:
+            self.gaps.append({"t": round(t, 3), "frame": record.frame,
+                              "session_frame": record.session_frame, "seconds": record.gap_s})
         self.episodes.update(record.frame, t, bool(record.polyp), record.score, record.mask_area)
         self.results.update(record.result_frame, record.latency_ms)
 

@@ -1,13 +1,19 @@
 """The stream graph: every stage of the live stream, wired and started in one place.
 
     source --capture thread--> frames channel --> overlay --> display (window or headless loop)
-                 |                                   ^              \\
-                 +--> inference worker (side branch) +               +--> recorder thread
-                      latest frame wins                                   (own bounded queue)
+                 |      |                            ^
+                 |      +--> inference worker -------+  (side branch, latest frame wins)
+                 |                                   v
+                 +------------------------------> recorder thread: overlay + encoder
+                                                  (every captured frame, own bounded queue)
 
 The display takes the newest captured frame and the newest finished result, whatever its age:
-the picture never waits on the model. A result older than `stale_after_s` is drawn as stale,
-older than `hide_after_s` it is hidden; a model error shows a banner while the video goes on.
+the picture never waits on the model, and it may skip frames. The recorder is a second sink of
+the capture, not of the display: it gets every captured frame with the newest result available
+at that moment, so a slow display never thins the record. A result older than `stale_after_s`
+is drawn as stale, older than `hide_after_s` it is hidden; a model error shows a banner while
+the video goes on. In the exact offline mode (--every-frame) the display shows every frame with
+its own result and the recorder takes the frames as shown.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from .capture import CapturedFrame, CaptureStage
 from .channel import FrameChannel
 from .config import LiveConfig
 from .overlay import OverlayMode, OverlayStyle
+from .record_feed import FrameSnapshot, RecordFeed
 from .recorder import RecordItem, SessionRecorder
 from .session_log import FrameRecord
 from .sources import VideoSource
@@ -62,7 +69,10 @@ class StreamGraph:
         source: VideoSource,
         segmenter: Segmenter,
         on_message: Callable[[str], None] | None = None,
+        pace_files: bool = True,
     ) -> None:
+        """pace_files=False reads a file as fast as the stages take it, still in live mode (the
+        soak, app/soak.py); the window and the CLI always pace."""
         self.config = config
         self.source = source
         self.backend = segmenter.backend_name
@@ -71,11 +81,13 @@ class StreamGraph:
         # -- the stages, one line per edge ------------------------------------------------------
         self.frames: FrameChannel[CapturedFrame] = FrameChannel(2, drop_oldest=self.realtime)
         self.inference = InferenceWorker(segmenter)
-        # Live: the model sees each frame as soon as it is captured. Every-frame (a file read as
-        # fast as it is processed): each shown frame waits for its own result.
-        sinks = [self._to_inference, self.frames.put] if self.realtime else [self.frames.put]
+        # Live: the model sees each frame as soon as it is captured, and so does the recorder
+        # (last: only it may wait, for room in its queue). Every-frame (a file read as fast as it
+        # is processed): each shown frame waits for its own result and is recorded as shown.
+        sinks = [self._to_inference, self.frames.put, self._to_recorder] if self.realtime \
+            else [self.frames.put]
         self.capture = CaptureStage(
-            source, sinks, realtime=self.realtime, loop=config.loop,
+            source, sinks, realtime=self.realtime, loop=config.loop, pace=pace_files,
             playback_fps=None if source.is_live else config.fps, max_frames=config.max_frames,
             on_restart=self._restart, reconnect_initial_s=config.reconnect_initial_s,
             reconnect_max_s=config.reconnect_max_s,
@@ -84,7 +96,8 @@ class StreamGraph:
             OverlayStyle(config.color_bgr(), config.overlay_opacity), config.stale_after_s,
             config.hide_after_s, config.mask_threshold, self.realtime, self.capture.pace_fps,
         )
-        self.recorder: SessionRecorder | None = None  # fed by poll(), see _show()
+        # fed by the capture (live, _to_recorder) or by poll() (every-frame, see _show())
+        self.recorder: SessionRecorder | None = None
         # -------------------------------------------------------------------------------------
         self._closing: list[SessionRecorder] = []
         self._stopped: list[SessionRecorder] = []
@@ -106,23 +119,25 @@ class StreamGraph:
             return
         self._started = True
         self.inference.start()
-        self.capture.start()
-        if self.config.record_dir:
+        if self.config.record_dir:  # before the capture: its very first frame is recorded
             self.start_recording(self.config.record_dir)
+        self.capture.start()
 
     @property
     def finished(self) -> bool:
         """The source ended (end of file, --max-frames) and every frame was shown."""
         return self.capture.finished.is_set() and len(self.frames) == 0
 
-    def close(self) -> None:
-        """Stops every stage; recordings are closed cleanly (trailer, summary)."""
+    def close(self, cause: str = "user") -> None:
+        """Stops every stage; recordings are closed cleanly (trailer, summary). cause: who
+        asked ("user", "signal"); the summary names the source instead where it ended or was
+        lost (see end_cause)."""
         if self._closed:
             return
         self._closed = True
         self.frames.close()
         self.capture.stop()
-        self.stop_recording()
+        self.stop_recording(self.end_cause(cause))
         for recorder in self._closing:
             recorder.join(timeout=30.0)
         self.inference.close()
@@ -136,6 +151,28 @@ class StreamGraph:
             return self.inference.submit(frame.image, frame.timestamp, frame.index)
         except RuntimeError:  # closed meanwhile: a read in flight at close() is dropped
             return None
+
+    def _to_recorder(self, frame: CapturedFrame) -> None:
+        """Live: every captured frame goes to the recording with the newest result at this
+        moment (drawn on the recorder's thread); waits only while the recorder's queue is full."""
+        recorder = self.recorder
+        if recorder is not None and recorder.active:
+            annotator = self.annotator
+            recorder.submit(FrameSnapshot(
+                frame, self.inference.latest(), annotator.mask_threshold, annotator.overlay_on))
+
+    def end_cause(self, requested: str = "user") -> str:
+        """Why the session ends: the source's end or loss where that is what happened, else
+        `requested` (the user, a signal)."""
+        if self.source.is_live and self.capture.lost_since is not None:
+            return "source lost"
+        if self.capture.finished.is_set():
+            reason = self.capture.end_reason
+            if reason in ("end of source", "max frames"):
+                return reason
+            if reason == "source error":
+                return "source lost"
+        return requested
 
     def _restart(self) -> None:
         """The source started again (loop, reconnect): forget the old stream's results."""
@@ -151,7 +188,7 @@ class StreamGraph:
         if frame is None:
             if self.finished and not self._ended:
                 self._ended = True
-                self.stop_recording()
+                self.stop_recording(self.end_cause())
             return None
         if not self.realtime:
             generation = self._to_inference(frame)
@@ -169,7 +206,7 @@ class StreamGraph:
         if annotated.model_error:
             self._model_error = annotated.model_error
         recorder = self.recorder
-        if recorder is not None and recorder.active:
+        if not self.realtime and recorder is not None and recorder.active:
             raw = frame.image if self.config.record_raw else None
             current = annotated.mode in (OverlayMode.FRESH, OverlayMode.STALE, OverlayMode.HIDDEN)
             good = self.annotator.good
@@ -215,6 +252,10 @@ class StreamGraph:
             return self.capture.message
         if self._problem:
             return self._problem
+        recorder = self.recorder
+        if recorder is not None and recorder.behind:
+            return ("recording: the encoder is falling behind the capture (frames wait in "
+                    "memory, none is dropped; the capture waits when the queue is full)")
         if failing:
             return f"model error: {self._model_error} - video continues without overlay"
         return ""
@@ -243,6 +284,9 @@ class StreamGraph:
             return self.recorder
         target = folder or self.config.record_dir or DEFAULT_RECORD_DIR
         fps = self.config.fps or self.source.fps or self.capture.pace_fps
+        feed = None
+        if self.realtime:
+            feed = RecordFeed(self.config, self.annotator.fps)
         try:
             recorder = SessionRecorder(
                 target, fps=fps, container=self.config.container, crf=self.config.crf,
@@ -252,6 +296,7 @@ class StreamGraph:
                 video_name=self.source.spec.name, backend=self.backend,
                 model=self.config.model or "bundled demo (assets/model)",
                 on_message=self._recording_failed,
+                prepare=feed.item if feed is not None else None,
             )
         except OSError as error:
             self._recording_failed(f"cannot record to {target}: {error.strerror or error}")
@@ -261,10 +306,10 @@ class StreamGraph:
         self.notify(f"recording to {recorder.folder / recorder.stem}_*")
         return recorder
 
-    def stop_recording(self) -> None:
+    def stop_recording(self, cause: str = "user") -> None:
         recorder, self.recorder = self.recorder, None
         if recorder is not None:
-            recorder.stop()
+            recorder.stop(cause)
             self._closing = [r for r in self._closing if not r.join(0)] + [recorder]
             self._stopped.append(recorder)
 

@@ -195,7 +195,8 @@ class LiveWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802 - Qt's name
         self.timer.stop()
-        self.pipeline.close()
+        # `stop` is set by SIGINT/SIGTERM (app/main.py); a closed window or Q is the user.
+        self.pipeline.close("signal" if self.stop.is_set() else "user")
         if event is not None:
             event.accept()
 

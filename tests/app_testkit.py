@@ -125,6 +125,30 @@ class FailingSegmenter:
         pass
 
 
+class HangingSegmenter(MaskLookupSegmenter):
+    """Fault injection: answers the first `answers` frames, then hangs (blocks until
+    `release()`), as a wedged GPU driver would."""
+
+    backend_name = "hanging"
+
+    def __init__(self, clip: list[tuple[np.ndarray, np.ndarray]], answers: int = 3) -> None:
+        import threading
+
+        super().__init__(clip)
+        self.answers = answers
+        self.hung = threading.Event()
+        self._release = threading.Event()
+
+    def process(self, frame: np.ndarray) -> FrameResult:
+        if self.calls >= self.answers:
+            self.hung.set()
+            self._release.wait()
+        return super().process(frame)
+
+    def release(self) -> None:
+        self._release.set()
+
+
 def rss_kib() -> int:
     """Resident memory of this process (VmRSS from /proc/self/status), KiB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -158,3 +182,128 @@ def make_tiny_bundle(path: Path) -> Path:
     torch.manual_seed(0)
     pns = build_pns_plus(backbone="resnet18", input_size=(128, 224))
     return save_bundle(path, pns, build_samihs("vit_t"), "resnet18")
+
+
+# -- a paced live MJPEG-over-HTTP server on loopback (a network camera) -------------------------
+
+CODE_BITS = 12  # frame numbers up to 4095 are stamped into the picture
+CODE_CELL = (24, 16)  # (width, height) of one bit's block, large enough to survive JPEG
+
+
+def stamp_number(image: np.ndarray, number: int) -> np.ndarray:
+    """The frame with `number` written as CODE_BITS black/white blocks along its top edge."""
+    stamped = image.copy()
+    width, height = CODE_CELL
+    for bit in range(CODE_BITS):
+        value = 255 if number >> bit & 1 else 0
+        stamped[:height, bit * width : (bit + 1) * width] = value
+    return stamped
+
+
+def read_number(image: np.ndarray) -> int:
+    """The number stamp_number wrote (survives JPEG and H.264 at ordinary quality)."""
+    width, height = CODE_CELL
+    number = 0
+    for bit in range(CODE_BITS):
+        block = image[2 : height - 2, bit * width + 2 : (bit + 1) * width - 2]
+        if block.mean() > 127:
+            number |= 1 << bit
+    return number
+
+
+class PacedMjpegServer:
+    """Serves `frames` as multipart MJPEG over HTTP on 127.0.0.1 at `fps`, like a network
+    camera: a clock starts with the server, and every connection gets the frame due now (numbered
+    by that clock, stamped into the picture), whether or not the client reads it (a slow client
+    finds a backlog in its socket). `drop()` cuts every connection and refuses new ones until
+    `resume()`."""
+
+    def __init__(self, frames: list[np.ndarray], fps: float = 10.0) -> None:
+        import socket
+        import threading
+
+        self.fps = fps
+        self.jpegs = [frame for frame in frames]
+        self.started = time.monotonic()
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self._socket.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/stream.mjpg"
+        self.connections = 0
+        self._accepting = threading.Event()
+        self._accepting.set()
+        self._closed = threading.Event()
+        self._clients: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def current(self) -> int:
+        """The number of the frame the clock is at now."""
+        return int((time.monotonic() - self.started) * self.fps)
+
+    def _jpeg(self, number: int) -> bytes:
+        image = stamp_number(self.jpegs[number % len(self.jpegs)], number)
+        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        assert ok
+        return data.tobytes()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._closed.is_set():
+            try:
+                client, _ = self._socket.accept()
+            except OSError:
+                return
+            if not self._accepting.is_set():
+                client.close()
+                continue
+            with self._lock:
+                self._clients.append(client)
+                self.connections += 1
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client) -> None:
+        try:
+            client.recv(4096)  # the request; any path gets the stream
+            client.sendall(
+                b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary=frame\r\n"
+                b"Cache-Control: no-cache\r\n\r\n"
+            )
+            number = self.current()
+            while not self._closed.is_set() and self._accepting.is_set():
+                data = self._jpeg(number)
+                client.sendall(
+                    b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                    + str(len(data)).encode() + b"\r\n\r\n" + data + b"\r\n"
+                )
+                number += 1
+                delay = self.started + number / self.fps - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                else:  # a blocked send (full socket): go on with the frame due now
+                    number = max(number, self.current())
+        except OSError:
+            pass
+        finally:
+            client.close()
+
+    def drop(self) -> None:
+        """The camera goes away: every connection is cut, new ones are refused."""
+        import socket
+
+        self._accepting.clear()
+        with self._lock:
+            for client in self._clients:
+                try:
+                    client.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self._clients.clear()
+
+    def resume(self) -> None:
+        self._accepting.set()
+
+    def close(self) -> None:
+        self._closed.set()
+        self.drop()
+        self._socket.close()

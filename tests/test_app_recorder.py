@@ -110,17 +110,21 @@ def test_episode_gaps_shorter_than_the_limit_do_not_split():
     assert episodes[0]["max_score"] == pytest.approx(0.55)
 
 
-def test_a_full_queue_drops_frames_and_the_summary_counts_them(real_clip, tmp_path):
+def test_a_full_queue_makes_the_producer_wait_and_drops_nothing(real_clip, tmp_path):
+    """Frames handed in far faster than the encoder writes them: with a 2-frame queue every one
+    is still recorded (submit waits), and the summary says the encoder fell behind."""
     recorder = SessionRecorder(tmp_path, fps=25.0, queue_size=2, realtime=True)
     items = _items(real_clip, 40)
-    accepted = sum(recorder.submit(item) for item in items)  # far faster than the encoder
-    recorder.stop()
+    accepted = sum(recorder.submit(item) for item in items)
+    recorder.stop("end of source")
     assert recorder.join(timeout=30)
     summary = json.loads(recorder.paths["summary"].read_text())
-    assert accepted < 40 and recorder.frames_dropped == 40 - accepted
-    assert summary["frames"] == accepted == len(decode_frames(recorder.paths["annotated"]))
-    last = read_log(recorder.paths["log"])[-1]["frame"]
-    assert summary["dropped_frames"] == last + 1 - accepted
+    assert accepted == 40
+    assert summary["frames"] == summary["frames_captured"] == 40
+    assert len(decode_frames(recorder.paths["annotated"])) == 40
+    assert summary["dropped_frames"] == 0 and summary["stopped_by"] == "end of source"
+    assert summary["encoder_behind"] and summary["encoder_max_backlog"] == 2
+    assert summary["capture_waited_for_encoder_s"] > 0
 
 
 def _run_recorder_until_full(real_clip, folder: Path) -> tuple[SessionRecorder, int]:
@@ -145,12 +149,13 @@ def _check_kept(recorder: SessionRecorder) -> None:
 
 
 def test_a_full_disk_stops_recording_and_keeps_what_was_written(real_clip, tmp_path):
-    """A real 400 KiB tmpfs (needs root and mount permission; skipped otherwise)."""
+    """A real 1 MiB tmpfs (needs root and mount permission; skipped otherwise); the summary is
+    still written (a reserve file kept room for it) and names the cause."""
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
     mount = tmp_path / "small"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
@@ -159,6 +164,9 @@ def test_a_full_disk_stops_recording_and_keeps_what_was_written(real_clip, tmp_p
         assert "No space left on device" in recorder.error
         assert submitted < 2000
         _check_kept(recorder)
+        summary = json.loads(recorder.paths["summary"].read_text())
+        assert summary["stopped_by"] == "disk full" and summary["error"] == recorder.error
+        assert summary["frames"] == recorder.frames_written
     finally:
         subprocess.run(["umount", str(mount)], check=False)
 
@@ -198,6 +206,8 @@ def test_a_file_size_limit_stops_recording_while_the_stream_goes_on(real_clip, t
     status = json.loads(done.stdout.strip().splitlines()[-1])
     assert status["shown"] == 1500  # the stream went on to the end
     assert status["error"].startswith("recording stopped: File too large")
+    (summary,) = (tmp_path / "rec").glob("session_*_summary.json")
+    assert json.loads(summary.read_text())["stopped_by"] == "write error"
     assert "recording stopped" in done.stderr and "Traceback" not in done.stderr
     assert 10 < status["written"] < 1500
     video = next((tmp_path / "rec").glob("session_*_annotated.mkv"))
@@ -261,10 +271,16 @@ def test_sigkill_mid_recording_keeps_all_but_the_last_second(loop_clip, tiny_bun
     video = log.with_name(log.name.replace("_frames.jsonl", "_annotated.mkv"))
     frames = decode_frames(video)
     records = read_log(log)
+    print(f"SIGKILL: {len(records)} log lines, {len(frames)} frames decode from the MKV")
     assert len(frames) >= 50 and frames[0].shape == (288, 384, 3)
     # the last playable frame was captured less than a second before the kill
     last_playable = records[min(len(frames), len(records)) - 1]
     assert last_playable["capture_time"] >= killed_at - 1.0
+    # what the log holds: one line per frame written, in session order, the last one whole
+    # (lines are flushed one by one after their frame was muxed), so the video holds at least
+    # every logged frame but the last cluster, and the log at most a few frames less than it
+    assert [r["session_frame"] for r in records] == list(range(len(records)))
+    assert len(records) - 25 <= len(frames) <= len(records) + 1
     assert not log.with_name(log.name.replace("_frames.jsonl", "_summary.json")).exists()
 
 
@@ -289,7 +305,8 @@ def test_sigint_and_sigterm_close_the_files_cleanly(loop_clip, tiny_bundle, tmp_
             frames = decode_frames(record / f"{stem}_annotated.mkv")
             log = read_log(record / f"{stem}_frames.jsonl")
             assert summary["frames"] == len(frames) == len(log)
-            assert summary["stopped_by"] == "stop" and summary["frames"] >= 25
+            assert summary["stopped_by"] == "signal" and summary["frames"] >= 25
+            assert summary["frames"] == summary["frames_captured"]
     finally:
         for _, process in runs.values():
             process.kill()

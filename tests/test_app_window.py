@@ -154,9 +154,10 @@ def test_slow_model_window_keeps_the_source_rate_and_marks_stale(qtbot, long_cli
     elapsed = time.monotonic() - started
     shown = window.frames_shown - start_frames
     processed = window.pipeline.inference.frames_processed - start_processed
-    # 25 fps source for ~2.5 s; a display tied to the model would show at most ~6 frames
-    assert shown / elapsed >= 12.5, (shown, elapsed)
-    assert shown >= 4 * max(processed, 1)
+    # 25 fps source for ~2.5 s; a display tied to the model would show at most ~6 frames (2 fps).
+    # A lower bound only, low enough to hold with both cores busy:
+    assert shown / elapsed >= 6.0, (shown, elapsed)
+    assert shown >= 3 * max(processed, 1)
     assert window.last_shown.mode is OverlayMode.STALE
     assert "overlay stale" in window.status.text()
     window.close()

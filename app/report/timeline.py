@@ -22,11 +22,18 @@ STALE_MODES = ("stale", "off")
 
 
 def dropped_times(records: list[dict]) -> list[float]:
-    """Times of the frames that follow a gap in frame numbers (frames never recorded)."""
+    """Times of the frames that follow a gap in the session's frame counter (frames never
+    recorded; source positions restart when a file loops, the counter does not)."""
     return [
         after["t"] for before, after in zip(records, records[1:], strict=False)
-        if after["frame"] - before["frame"] > 1
+        if _counter(after) - _counter(before) > 1
     ]
+
+
+def _counter(record: dict) -> int:
+    """The session frame counter of a log line (older logs: its frame number)."""
+    counter = record.get("session_frame")
+    return int(counter if counter is not None else record["frame"])
 
 
 def timeline_png(session: RecordedSession, width_in: float = 11.0, dpi: int = 100) -> bytes:
