@@ -87,6 +87,14 @@ class EpisodeTracker:
         return self.episodes
 
 
+def result_session_frame(record: FrameRecord) -> int | None:
+    """The session frame a record's result was computed on: source positions restart when a file
+    loops or a stream reconnects, so only the session counter tells results apart."""
+    if record.session_frame is not None and record.result_age_frames is not None:
+        return record.session_frame - record.result_age_frames
+    return record.result_frame
+
+
 class ResultTimes:
     """The model's results seen in a session (each counted once, however many frames showed it):
     how many, and their capture-to-result latency."""
@@ -94,9 +102,10 @@ class ResultTimes:
     def __init__(self) -> None:
         self.latency_ms: dict[int, float] = {}
 
-    def update(self, result_frame: int | None, latency_ms: float | None) -> None:
-        if result_frame is not None and latency_ms is not None:
-            self.latency_ms.setdefault(result_frame, latency_ms)
+    def update(self, result_id: int | None, latency_ms: float | None) -> None:
+        """result_id: the session frame the result was computed on (unique in the session)."""
+        if result_id is not None and latency_ms is not None:
+            self.latency_ms.setdefault(result_id, latency_ms)
 
     def summary(self, duration_s: float) -> dict[str, Any]:
         """model_fps: results shown per second of session; latency p50/p95 in ms (None: none)."""
@@ -132,7 +141,7 @@ class SessionLog:
             self.gaps.append({"t": round(t, 3), "frame": record.frame,
                               "session_frame": record.session_frame, "seconds": record.gap_s})
         self.episodes.update(record.frame, t, bool(record.polyp), record.score, record.mask_area)
-        self.results.update(record.result_frame, record.latency_ms)
+        self.results.update(result_session_frame(record), record.latency_ms)
 
     def close(self) -> None:
         if not self._file.closed:

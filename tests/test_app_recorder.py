@@ -310,3 +310,26 @@ def test_sigint_and_sigterm_close_the_files_cleanly(loop_clip, tiny_bundle, tmp_
     finally:
         for _, process in runs.values():
             process.kill()
+
+
+def test_model_results_are_counted_per_session_frame_across_loops(tmp_path):
+    """A looped 3-frame file: positions 0,1,2,0,1,2. Each position's result of the second pass
+    is a new result (the summary's model rate counts it); a result shown on two frames counts
+    once. Keyed by source position, the second pass vanished (a looped hour read 0.06 fps)."""
+    from app.session_log import SessionLog
+
+    log = SessionLog(tmp_path / "frames.jsonl")
+    for session_frame in range(6):
+        age = 1 if session_frame == 5 else 0  # the last frame still shows frame 4's result
+        log.write(
+            FrameRecord(
+                frame=session_frame % 3, timestamp=session_frame / 30, capture_time=0.0,
+                latency_ms=40.0, result_frame=session_frame % 3 - age, overlay="fresh",
+                session_frame=session_frame, result_age_frames=age,
+            ),
+            session_frame / 30,
+        )
+    log.close()
+    summary = log.results.summary(duration_s=0.2)
+    assert summary["results"] == 5
+    assert summary["model_fps"] == 25.0
