@@ -154,7 +154,7 @@ def test_manifest_records_shapes_precisions_and_source_hashes(
             path = small_graphs.path(name, precision)
             assert graph["files"][precision]["sha256"] == file_sha256(path)
     assert small_graphs.shapes("sam_decoder")["point_coords"] == ["N", "P", 2]
-    assert small_graphs.shapes("pns_encoder")["frame"] == ["N", 3, 256, 448]
+    assert small_graphs.shapes("pns_encoder")["frame"] == [1, 3, 256, 448]
     for source in ("samihs", "pns_plus"):
         file = small_bundle.path / data["sources"][source]["file"]
         assert data["sources"][source]["sha256"] == file_sha256(file)

@@ -23,7 +23,8 @@ from .manifest import GRAPHS_FORMAT, PRECISIONS, GraphManifest, GraphsError
 CACHE_ENV = "POLYP_LIVE_CACHE"
 # Bumped when the exported graphs change for the same weights; ensure_graphs re-exports older
 # ones. 2: PNS+ window attention as one gather (a handful of nodes instead of ~1000 slices).
-GRAPHS_REVISION = 2
+# 3: the PNS+ frame encoder takes one frame (fixed shapes), single-slope PReLU as LeakyReLU.
+GRAPHS_REVISION = 3
 
 
 def export_graphs(

@@ -1,12 +1,14 @@
 """The four ONNX graphs of a bundle: what goes in and out of each, and how to export them.
 
-    pns_encoder   frame (N, 3, H, W) in [0, 1]  -> low (N, 24, H/8, W/8), high (N, 32, H/16, W/16)
+    pns_encoder   frame (1, 3, H, W) in [0, 1]  -> low (1, 24, H/8, W/8), high (1, 32, H/16, W/16)
     pns_temporal  anchor_high (1, 32, h, w), recent_low (1, 5, 24, 2h, 2w),
                   recent_high (1, 5, 32, h, w)  -> probability (1, 1, H, W)
     sam_encoder   image (1, 3, S, S) SAM-normalised    -> image_embeddings (1, 256, S/16, S/16)
     sam_decoder   image_embeddings, point_coords (N, P, 2), point_labels (N, P),
                   mask_input (1, 1, S/4, S/4), has_mask_input (1,) -> logits (N, 1, 256, 256)
-Named dims (N, P) are dynamic; the rest are fixed by the bundle's sizes.
+Named dims (N, P) are dynamic; the rest are fixed by the bundle's sizes. The stream encodes one
+frame at a time, and with every dim of the frame encoder fixed ONNX Runtime folds its
+TensorFlow-style padding into constants and fuses it into the convolutions.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from torch import nn
 from models.pns_plus import CLIP_FRAMES, FrameEncoder, PNSPlus, TemporalHead
 from models.samihs import SAMIHS
 
+from .fusable import with_fusable_activations
 from .wrappers import SamImageEncoder, SamPromptDecoder
 
 OPSET = 18
@@ -78,8 +81,8 @@ def graph_specs(pns: PNSPlus, samihs: SAMIHS) -> dict[str, GraphSpec]:
     specs = [
         GraphSpec(
             "pns_encoder",
-            (TensorSpec("frame", ("N", 3, height, width)),),
-            (TensorSpec("low", ("N", 24, 2 * h, 2 * w)), TensorSpec("high", ("N", 32, h, w))),
+            (TensorSpec("frame", (1, 3, height, width)),),
+            (TensorSpec("low", (1, 24, 2 * h, 2 * w)), TensorSpec("high", (1, 32, h, w))),
         ),
         GraphSpec(
             "pns_temporal",
@@ -111,7 +114,9 @@ def graph_specs(pns: PNSPlus, samihs: SAMIHS) -> dict[str, GraphSpec]:
 
 
 def graph_modules(pns: PNSPlus, samihs: SAMIHS) -> dict[str, nn.Module]:
-    """The export wrappers, by graph name (eval mode, sharing the models' weights)."""
+    """The export wrappers, by graph name (eval mode; the models' weights, with single-slope
+    PReLUs as LeakyReLUs, see fusable.py)."""
+    pns, samihs = with_fusable_activations(pns), with_fusable_activations(samihs)
     return {
         "pns_encoder": FrameEncoder(pns).eval(),
         "pns_temporal": TemporalHead(pns).eval(),

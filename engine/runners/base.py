@@ -28,7 +28,7 @@ class GraphRunner(Runner):
     graphs: dict[str, Callable[..., list[torch.Tensor]]]
 
     def encode_frame(self, frame: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        low, high = self.graphs["pns_encoder"](frame, sizes={"N": frame.shape[0]})
+        low, high = self.graphs["pns_encoder"](frame)
         return low, high
 
     def temporal_head(

@@ -22,9 +22,8 @@ MAX_POINTS = 3  # a point + the two corners of a box
 
 
 def profiles_for(manifest: GraphManifest, graph: str, max_components: int = 3) -> Profiles:
-    """Optimization profile of `graph`: N in 1..max (PNS+ encoder up to 6 frames), P in 1..3."""
-    ranges = {"N": (1, 1, 6 if graph == "pns_encoder" else max_components),
-              "P": (1, MAX_POINTS, MAX_POINTS)}
+    """Optimization profile of `graph`: N components in 1..max, P points in 1..3."""
+    ranges = {"N": (1, 1, max_components), "P": (1, MAX_POINTS, MAX_POINTS)}
     profiles: Profiles = {}
     for name, shape in manifest.shapes(graph).items():
         dims = [[d] * 3 if isinstance(d, int) else list(ranges[d]) for d in shape]
