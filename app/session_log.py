@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,21 +165,26 @@ def write_text_private(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
+def iter_log(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a JSON-lines log one at a time (an hour's log is never held whole); a
+    last line cut by a crash is skipped."""
+    with Path(path).open(encoding="utf-8") as file:
+        for line in file:
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
 def read_log(path: Path) -> list[dict[str, Any]]:
-    """The records of a JSON-lines log; a last line cut by a crash is skipped."""
-    records = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
+    """All records of a JSON-lines log (see iter_log), for short logs and tests."""
+    return list(iter_log(path))
 
 
 def episodes_from_log(path: Path, max_gap_s: float = 0.5) -> list[dict[str, Any]]:
     """Rebuilds the polyp episodes from a log (e.g. one left without summary by a crash)."""
     tracker = EpisodeTracker(max_gap_s)
-    for record in read_log(path):
+    for record in iter_log(path):
         tracker.update(
             record["frame"], record["t"], bool(record["polyp"]), record["score"],
             record.get("mask_area", 0),

@@ -5,8 +5,8 @@ otherwise it is the live graph: display and model may skip frames, the recorder 
 It measures resident memory (RSS) over the run, captured vs recorded frames, exceptions (model
 errors, uncaught exceptions in any thread, a recording error), and decodes the whole annotated
 video with PyAV to count its frames. RSS growth is counted while frames are captured, from frame
-WARM_UP_FRAMES on; the close that follows (trailer, summary, HTML report, which reads the whole
-log) is reported apart as `rss_mib_peak_closing`. The numbers go to stdout and to
+WARM_UP_FRAMES on; the close that follows (trailer, summary, HTML report) is reported apart as
+`rss_mib_peak_closing`. The numbers go to stdout and to
 DIR/soak.json; the exit status is 0 when every check holds (recorded == captured == decoded, no
 exception, RSS growth under --max-growth-mb), 1 otherwise, 2 for bad input.
 """
@@ -54,11 +54,11 @@ def count_video_frames(path: Path) -> tuple[int, str | None]:
 def log_problems(path: Path) -> list[str]:
     """Contradictions in a session log: a line whose polyp, boxes and mask area disagree, a
     result age that does not match its frames, or a hole in the session's frame counter."""
-    from .session_log import read_log
+    from .session_log import iter_log
 
     problems: list[str] = []
     expected = None
-    for line in read_log(path):
+    for line in iter_log(path):
         counter = line["session_frame"]
         if expected is not None and counter != expected:
             problems.append(f"session_frame {counter} after {expected - 1}")

@@ -257,3 +257,52 @@ def test_timeline_marks_dropped_frames_and_stale_stretches(real_clip, tmp_path):
     amber = saturated & (hsv[..., 0] > 18) & (hsv[..., 0] < 26)  # the stale bar
     # (the legend alone holds ~180 amber pixels and no red one: the marks are well above that)
     assert red.sum() > 150 and amber.sum() > 600
+
+
+def _hour_long_copy(session: dict, folder: Path, lines: int = 108_000) -> Path:
+    """The recorded session with its frame log played on to `lines` frames (an hour at 30 fps):
+    the real lines repeated, time and frame counter running on; the same summary and video."""
+    log = session["log"]
+    step = log[1]["t"] - log[0]["t"]
+    folder.mkdir()
+    for name in session["summary"]["files"].values():
+        if not name.endswith(".jsonl"):
+            shutil.copy(session["folder"] / name, folder / name)
+    with (folder / session["summary"]["files"]["log"]).open("w", encoding="utf-8") as file:
+        for n in range(lines):
+            record = dict(log[n % len(log)], t=round(n * step, 4), session_frame=n)
+            file.write(json.dumps(record) + "\n")
+    summary = next(folder.glob("session_*_summary.json"))
+    return summary
+
+
+def test_an_hour_long_log_is_read_and_reported_in_bounded_memory(session, tmp_path):
+    """The report is written as the recording closes: an hour's frame log (108,000 lines) must
+    not be held as Python objects (that took ~260 MiB more at the close of an hour)."""
+    import tracemalloc
+
+    from app.report.page import write_report
+    from app.report.session import STALE_MODES, FrameColumns, load_session
+
+    columns = FrameColumns.read(session["folder"] / session["summary"]["files"]["log"])
+    log = session["log"]
+    assert len(columns) == len(log)
+    assert np.array_equal(columns.t, [r["t"] for r in log])
+    assert np.array_equal(columns.present, [bool(r["polyp"]) for r in log])
+    assert np.array_equal(columns.stale, [r["overlay"] in STALE_MODES for r in log])
+    assert np.array_equal(columns.counter, [r["session_frame"] for r in log])
+    expected_scores = [np.nan if r["score"] is None else r["score"] for r in log]
+    np.testing.assert_allclose(columns.score, expected_scores, rtol=1e-6)
+
+    summary = _hour_long_copy(session, tmp_path / "hour")
+    tracemalloc.start()
+    try:
+        assert len(load_session(summary).frames) == 108_000
+        report = write_report(summary, tmp_path / "hour" / "report.html")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 48 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+    parser = PageParser()
+    parser.feed(report.read_text(encoding="utf-8"))
+    assert any(a.get("id") == "timeline" for _, a in parser.tags)

@@ -8,6 +8,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..session_log import write_text_private
 from .session import RecordedSession, load_session
 from .thumbnails import frame_at, thumbnail_jpeg
@@ -73,9 +75,13 @@ def _peak_time(session: RecordedSession, episode: dict[str, Any]) -> float:
     """The time of the episode's frame with the largest mask (older summaries: from the log)."""
     if "peak_s" in episode:
         return float(episode["peak_s"])
-    inside = [r for r in session.records
-              if episode["start_frame"] <= r["frame"] <= episode["end_frame"]]
-    return float(max(inside, key=lambda r: r["mask_area"])["t"]) if inside else episode["start_s"]
+    frames = session.frames
+    inside = np.flatnonzero(
+        (frames.frame >= episode["start_frame"]) & (frames.frame <= episode["end_frame"])
+    )
+    if not len(inside):
+        return episode["start_s"]
+    return float(frames.t[inside[np.argmax(frames.mask_area[inside])]])
 
 
 def _episode_figure(

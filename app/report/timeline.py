@@ -13,36 +13,23 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .session import RecordedSession
+from .session import FrameColumns, RecordedSession
 
 EPISODE_COLOR = "#2ca02c"
 STALE_COLOR = "#ffbf00"  # the overlay's amber
 DROP_COLOR = "#d62728"
-STALE_MODES = ("stale", "off")
 
 
-def dropped_times(records: list[dict]) -> list[float]:
+def dropped_times(frames: FrameColumns) -> np.ndarray:
     """Times of the frames that follow a gap in the session's frame counter (frames never
     recorded; source positions restart when a file loops, the counter does not)."""
-    return [
-        after["t"] for before, after in zip(records, records[1:], strict=False)
-        if _counter(after) - _counter(before) > 1
-    ]
-
-
-def _counter(record: dict) -> int:
-    """The session frame counter of a log line (older logs: its frame number)."""
-    counter = record.get("session_frame")
-    return int(counter if counter is not None else record["frame"])
+    return frames.t[1:][np.diff(frames.counter) > 1]
 
 
 def timeline_png(session: RecordedSession, width_in: float = 11.0, dpi: int = 100) -> bytes:
     """The timeline figure of `session`, PNG bytes."""
-    records = session.records
-    t = np.array([r["t"] for r in records], float)
-    score = np.array([np.nan if r["score"] is None else r["score"] for r in records], float)
-    present = np.array([bool(r["polyp"]) for r in records])
-    stale = np.array([r["overlay"] in STALE_MODES for r in records])
+    frames = session.frames
+    t, score, present, stale = frames.t, frames.score, frames.present, frames.stale
     end = max(float(session.summary.get("duration_s", 0.0)), float(t[-1]) if len(t) else 1.0)
 
     figure = Figure(figsize=(width_in, 3.4), dpi=dpi, layout="constrained")
@@ -59,8 +46,8 @@ def timeline_png(session: RecordedSession, width_in: float = 11.0, dpi: int = 10
                           lw=0, label="polyp present")
         axis.fill_between(t, 1.03, 1.11, where=stale, step="post", color=STALE_COLOR, lw=0,
                           label="overlay stale / off")
-    drops = dropped_times(records)
-    if drops:
+    drops = dropped_times(frames)
+    if len(drops):
         axis.vlines(drops, -0.15, 1.12, color=DROP_COLOR, lw=0.8, label="dropped frames")
     axis.set_xlim(0.0, end)
     axis.set_ylim(-0.16, 1.2)
