@@ -64,6 +64,9 @@ class SamModelConfig:
     train_all: bool = False
     # CNN variants (efficientnet_lite0): start the trunk from its packaged ImageNet weights.
     pretrained_backbone: bool = False
+    # CNN variants: stride-4 features for the mask decoder (models/samihs/fine_features.py);
+    # init_weights may be the same model without them.
+    fine_dim: int = 0
 
 
 @dataclass

@@ -3,12 +3,13 @@
     pns_encoder   frame (1, 3, H, W) in [0, 1]  -> low (1, 24, H/8, W/8), high (1, 32, H/16, W/16)
     pns_temporal  anchor_high (1, 32, h, w), recent_low (1, 5, 24, 2h, 2w),
                   recent_high (1, 5, 32, h, w)  -> probability (1, 1, H, W)
-    sam_encoder   image (1, 3, S, S) SAM-normalised    -> image_embeddings (1, 256, S/16, S/16)
+    sam_encoder   image (1, 3, S, S) SAM-normalised    -> image_embeddings (1, E, S/16, S/16)
     sam_decoder   image_embeddings, point_coords (N, P, 2), point_labels (N, P),
                   mask_input (1, 1, S/4, S/4), has_mask_input (1,) -> logits (N, 1, 256, 256)
-Named dims (N, P) are dynamic; the rest are fixed by the bundle's sizes. The stream encodes one
-frame at a time, and with every dim of the frame encoder fixed ONNX Runtime folds its
-TensorFlow-style padding into constants and fuses it into the convolutions.
+E is 256, plus the packed stride-4 features of a model with fine_dim (models/samihs/
+fine_features.py). Named dims (N, P) are dynamic; the rest are fixed by the bundle's sizes. The
+stream encodes one frame at a time, and with every dim of the frame encoder fixed ONNX Runtime
+folds its TensorFlow-style padding into constants and fuses it into the convolutions.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def graph_specs(pns: PNSPlus, samihs: SAMIHS) -> dict[str, GraphSpec]:
     height, width = pns.input_size
     h, w = height // 16, width // 16
     size = samihs.config.image_size
-    grid, channels = samihs.config.embedding_size, samihs.config.prompt_embed_dim
+    grid, channels = samihs.config.embedding_size, samihs.config.embedding_channels
     t = CLIP_FRAMES
     specs = [
         GraphSpec(

@@ -16,8 +16,10 @@ def samihs_config(
     window_size: int | None = None,
     tied_adapter: bool = True,
     released_window_order: bool = False,
+    fine_dim: int = 0,
 ) -> SAMIHSConfig:
-    """The config of a registered variant; `None` sizes take the variant's defaults."""
+    """The config of a registered variant; `None` sizes take the variant's defaults.
+    fine_dim: stride-4 features for the mask decoder (CNN variants; see fine_features.py)."""
     if variant not in SAMIHS_VARIANTS:
         known = ", ".join(SAMIHS_VARIANTS)
         raise ValueError(f"unknown SAMIHS variant {variant!r}; choose one of: {known}")
@@ -27,6 +29,10 @@ def samihs_config(
         raise ValueError(f"image_size must be a positive multiple of 16, got {image_size}")
     if adapter_dim <= 0:
         raise ValueError(f"adapter_dim must be positive, got {adapter_dim}")
+    if fine_dim < 0 or (fine_dim and spec.backbone is None):
+        raise ValueError(
+            f"fine_dim must be 0 or, for a CNN variant, positive; got {fine_dim} for {variant}"
+        )
     return SAMIHSConfig(
         variant=variant,
         image_size=image_size,
@@ -39,6 +45,7 @@ def samihs_config(
         tied_adapter=tied_adapter,
         released_window_order=released_window_order,
         backbone=spec.backbone,
+        fine_dim=fine_dim,
     )
 
 
@@ -53,16 +60,20 @@ def build_samihs(
     tied_adapter: bool = True,
     released_window_order: bool = False,
     pretrained_backbone: bool = False,
+    fine_dim: int = 0,
 ) -> SAMIHS:
     """Builds SAMIHS, optionally from SAM/SAMIHS weights and then this project's weight file.
 
     image_size: input side; None takes the variant's own (1024 for vit_b/l/h, 256 for vit_t).
     window_size: None keeps the variant's window (14 for SAM's, whose tables were trained at 14).
     pretrained_backbone: a CNN variant's trunk starts from its ImageNet weights (for training).
+    fine_dim: see samihs_config. An adapter_checkpoint without fine features may start a model
+    with them (its new layers start at zero: the same masks as the file's model).
     The model comes back in eval mode with the freeze policy applied.
     """
     config = samihs_config(
-        variant, image_size, adapter_dim, window_size, tied_adapter, released_window_order
+        variant, image_size, adapter_dim, window_size, tied_adapter, released_window_order,
+        fine_dim,
     )
     if pretrained_backbone and config.backbone is None:
         raise ValueError(f"variant {variant!r} has no pretrained CNN backbone; use sam_checkpoint")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -29,7 +30,7 @@ from ..weights import (
     strip_prefix,
 )
 from .config import SAMIHS_VARIANTS, SAMIHSConfig
-from .model import SAMIHS, is_trainable_key
+from .model import SAMIHS, is_fine_feature_key, is_trainable_key
 
 WEIGHTS_FORMAT = "polyp-live/samihs-1"
 
@@ -152,7 +153,12 @@ def read_samihs_config(path: str | Path) -> tuple[SAMIHSConfig, dict]:
 def load_samihs_weights(model: SAMIHS, path: str | Path) -> None:
     """Loads a file written by `save_samihs_weights` into a model of the same architecture."""
     config, metadata = read_samihs_config(path)
-    if config != model.config:
+    # A model with fine features may start from the same model without them (its new layers
+    # start at zero, fine_features.py): those layers are the only keys the file lacks.
+    growing = config.fine_dim == 0 and replace(config, fine_dim=model.config.fine_dim) == (
+        model.config
+    )
+    if config != model.config and not growing:
         raise CheckpointError(
             f"{path}: weights are for {_describe(config)} but the model is "
             f"{_describe(model.config)}; rebuild it with load_samihs({str(path)!r})"
@@ -161,10 +167,12 @@ def load_samihs_weights(model: SAMIHS, path: str | Path) -> None:
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     if metadata["contents"] == "trainable":
         expected = {k: s for k, s in expected.items() if is_trainable_key(k)}
+    if growing:
+        expected = {k: s for k, s in expected.items() if not is_fine_feature_key(k)}
     problem = describe_mismatch(path, expected, state, f"SAMIHS {config.variant}")
     if problem:
         raise CheckpointError(problem)
-    model.load_state_dict(state, strict=metadata["contents"] == "all")
+    model.load_state_dict(state, strict=metadata["contents"] == "all" and not growing)
     base = metadata.get("sam_checkpoint")
     current = getattr(model, "sam_checkpoint", None)
     if (

@@ -16,6 +16,7 @@ from torch import nn
 
 from models.backbones import EfficientNetLiteTrunk
 
+from .fine_features import pack_fine
 from .transforms import SAM_PIXEL_MEAN, SAM_PIXEL_STD
 
 PYRAMID_STRIDES = (8, 16, 32)
@@ -44,11 +45,21 @@ class CNNImageEncoder(nn.Module):
     """
 
     def __init__(
-        self, backbone: str, out_chans: int = 256, pyramid_dim: int = 128, pretrained: bool = False
+        self,
+        backbone: str,
+        out_chans: int = 256,
+        pyramid_dim: int = 128,
+        pretrained: bool = False,
+        fine_dim: int = 0,
     ) -> None:
+        """fine_dim > 0: also the trunk's stride-4 features, projected to fine_dim channels and
+        packed after the embedding's channels (fine_features.py)."""
         super().__init__()
-        self.trunk = EfficientNetLiteTrunk(backbone, PYRAMID_STRIDES, pretrained)
-        self.lateral = nn.ModuleList(nn.Conv2d(c, pyramid_dim, 1) for c in self.trunk.channels)
+        strides = ((4,) if fine_dim else ()) + PYRAMID_STRIDES
+        self.trunk = EfficientNetLiteTrunk(backbone, strides, pretrained)
+        pyramid_channels = self.trunk.channels[-len(PYRAMID_STRIDES):]
+        self.lateral = nn.ModuleList(nn.Conv2d(c, pyramid_dim, 1) for c in pyramid_channels)
+        self.fine = nn.Conv2d(self.trunk.channels[0], fine_dim, 1) if fine_dim else None
         self.neck = nn.Sequential(
             nn.Conv2d(pyramid_dim, out_chans, 1, bias=False),
             LayerNorm2d(out_chans),
@@ -58,12 +69,15 @@ class CNNImageEncoder(nn.Module):
         self.to_unit_range = SamToUnitRange()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fine, middle, coarse = self.trunk(self.to_unit_range(x))
+        *stride4, stride8, middle, coarse = self.trunk(self.to_unit_range(x))
         size = middle.shape[-2:]
         merged = self.lateral[1](middle)
         # Stride 8 is pooled down and stride 32 upsampled onto the stride-16 grid SAM expects.
-        merged = merged + F.avg_pool2d(self.lateral[0](fine), 2)
+        merged = merged + F.avg_pool2d(self.lateral[0](stride8), 2)
         merged = merged + F.interpolate(
             self.lateral[2](coarse), size=size, mode="bilinear", align_corners=False
         )
-        return self.neck(merged)
+        embedding = self.neck(merged)
+        if self.fine is None:
+            return embedding
+        return pack_fine(embedding, self.fine(stride4[0]))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+FINE_PACKING = 4  # stride-4 features on the stride-16 grid: 4x4 pixels per cell (fine_features.py)
+
 
 @dataclass(frozen=True)
 class SAMIHSConfig:
@@ -23,11 +25,20 @@ class SAMIHSConfig:
     prompt_embed_dim: int = 256
     # A CNN trunk (models.backbones) instead of the ViT: the ViT fields are then unused.
     backbone: str | None = None
+    # CNN variants: channels of the trunk's stride-4 features handed to the mask decoder beside
+    # the embedding (0: none, SAM's own decoder). See cnn_encoder.py and fine_features.py.
+    fine_dim: int = 0
 
     @property
     def embedding_size(self) -> int:
         """Side of the image-embedding grid (S / 16)."""
         return self.image_size // self.patch_size
+
+    @property
+    def embedding_channels(self) -> int:
+        """Channels of the image encoder's output: SAM's embedding, then the stride-4 features
+        packed onto the same grid (FINE_PACKING**2 channels per feature)."""
+        return self.prompt_embed_dim + self.fine_dim * FINE_PACKING**2
 
     def to_dict(self) -> dict:
         data = asdict(self)

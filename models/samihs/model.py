@@ -9,6 +9,7 @@ from torch import nn
 
 from .cnn_encoder import CNNImageEncoder
 from .config import SAMIHSConfig
+from .fine_features import FineFeatureDecoder, unpack_fine
 from .image_encoder import SAMIHSImageEncoder
 from .transforms import LOW_RES_SIZE
 
@@ -17,14 +18,16 @@ Points = tuple[torch.Tensor, torch.Tensor]
 # Freeze policy (SAMIHS): adapters, prompt encoder and mask decoder train; the rest
 # of the image encoder stays as pretrained.
 _ADAPTER_MARKERS = ("_projection.", "attn_adapter.", "mlp_adapter.")
-_TRAINABLE_MODULES = ("prompt_encoder.", "mask_decoder.")
+_TRAINABLE_MODULES = ("prompt_encoder.", "mask_decoder.", "fine_decoder.")
 
 
 def _image_encoder(config: SAMIHSConfig, pretrained_backbone: bool) -> nn.Module:
     """The ViT with PR adapters, or for a CNN variant (config.backbone) the CNN encoder."""
     if config.backbone is not None:
         return CNNImageEncoder(config.backbone, config.prompt_embed_dim,
-                               pretrained=pretrained_backbone)
+                               pretrained=pretrained_backbone, fine_dim=config.fine_dim)
+    if config.fine_dim:
+        raise ValueError("fine_dim needs a CNN variant (efficientnet_lite0); the ViT has none")
     return SAMIHSImageEncoder(
         img_size=config.image_size,
         embed_dim=config.embed_dim,
@@ -38,6 +41,11 @@ def _image_encoder(config: SAMIHSConfig, pretrained_backbone: bool) -> nn.Module
         patch_size=config.patch_size,
         out_chans=config.prompt_embed_dim,
     )
+
+
+def is_fine_feature_key(name: str) -> bool:
+    """True for the layers that carry stride-4 features to the decoder (SAMIHSConfig.fine_dim)."""
+    return name.startswith(("fine_decoder.", "image_encoder.fine."))
 
 
 def is_trainable_key(name: str) -> bool:
@@ -69,6 +77,10 @@ class SAMIHS(nn.Module):
             transformer_dim=config.prompt_embed_dim,
             iou_head_depth=3,
             iou_head_hidden_dim=256,
+        )
+        self.fine_decoder = (
+            FineFeatureDecoder(config.fine_dim, config.prompt_embed_dim // 8)
+            if config.fine_dim else None
         )
 
     @property
@@ -164,6 +176,12 @@ class SAMIHS(nn.Module):
         image; here image i is decoded with prompt set i.
         """
         decoder = self.mask_decoder
+        if image_embeddings.shape[1] != self.config.embedding_channels:
+            raise ValueError(
+                f"image embeddings have {image_embeddings.shape[1]} channels; this model's encoder "
+                f"makes {self.config.embedding_channels}"
+            )
+        image_embeddings, fine = unpack_fine(image_embeddings, self.config.prompt_embed_dim)
         batch = image_embeddings.shape[0]
         output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
         tokens = torch.cat((output_tokens.unsqueeze(0).expand(batch, -1, -1), sparse), dim=1)
@@ -174,6 +192,8 @@ class SAMIHS(nn.Module):
         first_mask_token = hs[:, 1, :]
         src = src.transpose(1, 2).reshape(batch, channels, height, width)
         upscaled = decoder.output_upscaling(src)
+        if self.fine_decoder is not None and fine is not None:  # fine_dim > 0
+            upscaled = upscaled + self.fine_decoder(fine)
         hyper_in = decoder.output_hypernetworks_mlps[0](first_mask_token).unsqueeze(1)
         b, c, h, w = upscaled.shape
         return (hyper_in @ upscaled.reshape(b, c, h * w)).reshape(b, 1, h, w)

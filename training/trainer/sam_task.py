@@ -103,6 +103,7 @@ class SamTask:
                 spec.init_weights,
                 window_size=spec.window_size,
                 pretrained_backbone=spec.pretrained_backbone,
+                fine_dim=spec.fine_dim,
             )
         except ValueError as error:
             if type(error) is not ValueError:
