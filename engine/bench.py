@@ -321,5 +321,6 @@ def _describe(bundle: ModelBundle, preset: str | None) -> str:
     sam = bundle.samihs.config
     height, width = bundle.pns_input_size
     origin = f"preset {preset} (random weights)" if preset else str(bundle.path)
-    return (f"SAMIHS {sam.variant} at {sam.image_size} (window {sam.window_size}) + PNS+ "
+    fine = f", stride-4 features {sam.fine_dim}" if sam.fine_dim else ""
+    return (f"SAMIHS {sam.variant} at {sam.image_size} (window {sam.window_size}{fine}) + PNS+ "
             f"{bundle.pns_backbone} at {height}x{width}; {origin}")
