@@ -160,3 +160,34 @@ def test_auto_picks_onnxruntime_on_a_cpu_machine_and_cuda_backends_explain(
     assert resolve_backend("torch") == "torch-cpu"
     with pytest.raises(RuntimeError, match="needs a CUDA GPU.*onnxruntime-cpu"):
         StreamSegmenter(small_bundle, "torch-cuda-fp16")
+
+
+def test_onnxruntime_frames_run_pytorch_glue_on_one_thread_and_restore_it(
+    real_clip: Clip, small_bundle: ModelBundle, small_graphs
+) -> None:
+    """Beside ONNX Runtime on a CPU, PyTorch's small glue ops run on one thread while a frame is
+    processed (two OpenMP threads stall whenever another thread of the app holds a core); the
+    caller's setting is back afterwards, and the PyTorch back end leaves it alone."""
+    stream = StreamSegmenter(small_bundle, backend="onnxruntime-cpu")
+    runner = stream.runner
+    seen = []
+    encode_image = runner.encode_image
+
+    def watched_encode_image(image: torch.Tensor) -> torch.Tensor:
+        seen.append(torch.get_num_threads())
+        return encode_image(image)
+
+    runner.encode_image = watched_encode_image
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for frame, _ in real_clip[:3]:
+            assert stream.process(frame).sam_ran
+            assert torch.get_num_threads() == 2
+        assert seen == [1, 1, 1]
+        torch_stream = StreamSegmenter(small_bundle, backend="torch-cpu")
+        assert torch_stream.runner.glue_threads is None
+        torch_stream.process(real_clip[0][0])
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -96,6 +96,10 @@ class OnnxRunner(GraphRunner):
             for name in GRAPHS
         }
         self.mask_size = int(manifest.shapes("sam_decoder")["mask_input"][-1])
+        # The networks run in ONNX Runtime's own threads; PyTorch only does small glue ops.
+        # Spread over two OpenMP threads those stall whenever another thread of the app holds a
+        # core (each op waits at a barrier for a descheduled worker); one thread does not.
+        self.glue_threads = 1 if self.device.type == "cpu" else None
         suffix = "" if precision == "fp32" else f"-{precision}"
         self.name = f"onnxruntime-{self.device.type}{suffix}"
 

@@ -21,6 +21,9 @@ class Runner(ABC):
     name: str  # e.g. "torch-cpu", "onnxruntime-cpu", "torch-cuda-fp16", "tensorrt-fp16"
     device: torch.device
     mask_size: int  # side of SAM's mask prompt (image_size / 4)
+    # PyTorch's CPU threads for the sequence's tensor glue (resize, pad, normalise, mask max)
+    # while a frame runs on this runner; None leaves PyTorch's setting alone.
+    glue_threads: int | None = None
 
     @abstractmethod
     def encode_frame(self, frame: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,6 +11,8 @@ TensorRT in the engine), so every back end goes through the same stages.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -80,6 +82,12 @@ class InferenceSequence:
         pns_map: a PNS+ map saved earlier (any size, a resize of the frame) to prompt from
           instead of running the PNS+ step (training validation on saved maps).
         """
+        with torch_threads(self.runner.glue_threads):
+            return self._process(frame, gt_mask, pns_map)
+
+    def _process(
+        self, frame: np.ndarray, gt_mask: np.ndarray | None, pns_map: np.ndarray | None
+    ) -> FrameResult:
         stage = self.prompt_stage
         clock = _StageClock(self.runner)
         pre = self.preprocessor
@@ -139,6 +147,20 @@ def _result(
         prompts=stage.as_given(in_frame),
         source=stage.source,
     )
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """PyTorch's CPU thread count set to `count` inside, restored after (None: unchanged)."""
+    previous = torch.get_num_threads()
+    if count is None or count == previous:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class _StageClock:
