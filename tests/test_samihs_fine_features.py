@@ -99,3 +99,12 @@ def test_exported_graphs_with_fine_features_match_pytorch(base_file: Path, real_
 def test_fine_features_need_a_cnn_variant() -> None:
     with pytest.raises(ValueError, match="fine_dim"):
         build_samihs("vit_t", fine_dim=FINE_DIM)
+
+
+def test_the_freeze_policy_trains_the_new_layers(base_file: Path) -> None:
+    """Under the freeze policy (adapters + decoder), the stride-4 layers train and a "trainable"
+    weight file holds them: they are new, like the adapters."""
+    grown = build_samihs("efficientnet_lite0", adapter_checkpoint=base_file, fine_dim=FINE_DIM)
+    training = {name for name, p in grown.named_parameters() if p.requires_grad}
+    assert {"image_encoder.fine.weight", "fine_decoder.layers.3.weight"} <= training
+    assert not any(name.startswith("image_encoder.trunk.") for name in training)

@@ -18,7 +18,7 @@ Points = tuple[torch.Tensor, torch.Tensor]
 # Freeze policy (SAMIHS): adapters, prompt encoder and mask decoder train; the rest
 # of the image encoder stays as pretrained.
 _ADAPTER_MARKERS = ("_projection.", "attn_adapter.", "mlp_adapter.")
-_TRAINABLE_MODULES = ("prompt_encoder.", "mask_decoder.", "fine_decoder.")
+_TRAINABLE_MODULES = ("prompt_encoder.", "mask_decoder.")
 
 
 def _image_encoder(config: SAMIHSConfig, pretrained_backbone: bool) -> nn.Module:
@@ -49,8 +49,9 @@ def is_fine_feature_key(name: str) -> bool:
 
 
 def is_trainable_key(name: str) -> bool:
-    """True for parameters (and buffers) that fine-tuning updates and adapter files hold."""
-    if name.startswith(_TRAINABLE_MODULES):
+    """True for parameters (and buffers) that fine-tuning updates and adapter files hold (the
+    stride-4 feature layers too: new layers, like the adapters)."""
+    if name.startswith(_TRAINABLE_MODULES) or is_fine_feature_key(name):
         return True
     return name.startswith("image_encoder.") and any(m in name for m in _ADAPTER_MARKERS)
 
