@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from dataclasses import astuple
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +13,7 @@ import torch
 from engine import StreamSegmenter
 from engine.bundle import ModelBundle
 from engine.runners import resolve_backend
+from engine.runners.onnx_runner import beside_threads
 from models import PolypSegmenter
 from models.prompts import PromptConfig
 
@@ -191,3 +196,62 @@ def test_onnxruntime_frames_run_pytorch_glue_on_one_thread_and_restore_it(
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_onnxruntime_runs_sam_image_step_beside_pns_while_a_polyp_is_in_view(
+    real_clip: Clip, small_bundle: ModelBundle, small_graphs
+) -> None:
+    """With a polyp in view (the last frame had prompts) SAM's image step runs on a second
+    thread beside the PNS+ step; every output equals the one-thread sequence's, and a frame
+    without prompts sends the next frame back to one thread."""
+    parallel = StreamSegmenter(small_bundle, backend="onnxruntime-cpu")
+    serial = StreamSegmenter(small_bundle, backend="onnxruntime-cpu")
+    serial.sam_image_lane = None
+    assert parallel.runner.parallel_sam_image and parallel.sam_image_lane is not None
+    threads = []
+    encode_image = parallel.runner.encode_image
+
+    def watched_encode_image(image: torch.Tensor) -> torch.Tensor:
+        threads.append(threading.get_ident())
+        return encode_image(image)
+
+    parallel.runner.encode_image = watched_encode_image
+    frames = [frame for frame, _ in real_clip]
+    for frame in frames:
+        got, expected = parallel.process(frame), serial.process(frame)
+        assert got.sam_ran and expected.sam_ran
+        np.testing.assert_array_equal(got.pns_probability, expected.pns_probability)
+        np.testing.assert_array_equal(got.probability, expected.probability)
+        np.testing.assert_array_equal(got.boxes, expected.boxes)
+        stages = astuple(got.timings)[:-1]
+        assert sum(stages) == pytest.approx(got.timings.total, rel=1e-6)
+    caller = threading.get_ident()
+    assert threads[0] == caller  # the first frame: no polyp in view yet
+    assert len(threads) == len(frames) and all(t != caller for t in threads[1:])
+
+    parallel.prompt_stage.config = PromptConfig(threshold=0.999)  # nothing to prompt
+    threads.clear()
+    assert not parallel.process(frames[0]).sam_ran
+    assert len(threads) == 1  # started early (the last frame had a polyp), result unused
+    assert not parallel.process(frames[1]).sam_ran
+    assert len(threads) == 1  # no polyp in view: SAM's encoder is not started at all
+
+
+def test_an_error_in_the_parallel_sam_image_step_reaches_the_caller(
+    real_clip: Clip, small_bundle: ModelBundle, small_graphs
+) -> None:
+    stream = StreamSegmenter(small_bundle, backend="onnxruntime-cpu")
+    frames = [frame for frame, _ in real_clip]
+    stream.process(frames[0])
+
+    def failing_encode_image(image: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("SAM encoder failed")
+
+    stream.runner.encode_image = failing_encode_image
+    with pytest.raises(RuntimeError, match="SAM encoder failed"):
+        stream.process(frames[1])
+
+
+def test_a_graph_beside_another_gets_half_the_threads() -> None:
+    assert [beside_threads(n) for n in (1, 2, 3, 8)] == [1, 1, 1, 4]
+    assert beside_threads(None) == max(1, len(os.sched_getaffinity(0)) // 2)

@@ -6,6 +6,8 @@ bound to torch CUDA tensors with I/O binding, so nothing leaves the GPU.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
@@ -24,6 +26,13 @@ def session_options(threads: int | None = None):
     if threads:
         options.intra_op_num_threads = threads
     return options
+
+
+def beside_threads(threads: int | None) -> int:
+    """Threads for a graph that runs beside another: half of `threads` (default: the CPUs
+    this process may use), at least one."""
+    available = threads or len(os.sched_getaffinity(0))
+    return max(1, available // 2)
 
 
 class OnnxGraph:
@@ -91,8 +100,16 @@ class OnnxRunner(GraphRunner):
     ) -> None:
         self.device = torch.device(device)
         self.precision = precision
+        # On a CPU the SAM image encoder runs beside the PNS+ graphs (InferenceSequence), on
+        # part of the cores: neither network alone keeps every core busy.
+        self.parallel_sam_image = self.device.type == "cpu"
+        lane_threads = beside_threads(threads) if self.parallel_sam_image else threads
         self.graphs = {
-            name: OnnxGraph(manifest.path(name, precision), self.device, threads)
+            name: OnnxGraph(
+                manifest.path(name, precision),
+                self.device,
+                lane_threads if name == "sam_encoder" else threads,
+            )
             for name in GRAPHS
         }
         self.mask_size = int(manifest.shapes("sam_decoder")["mask_input"][-1])

@@ -12,7 +12,12 @@ from ..prompts import Prompts
 
 @dataclass(frozen=True)
 class StageTimings:
-    """Milliseconds spent in each stage of one frame (sam = 0 when SAM was skipped)."""
+    """Milliseconds spent in each stage of one frame (sam = 0 when SAM was skipped).
+
+    When SAM's image step ran beside the PNS+ step (sam_image_lane.py), `sam` is what SAM added
+    after the prompts (the wait for its encoder, then the decoder) and `preprocess` leaves out
+    SAM's share; the stages still add up to `total`.
+    """
 
     preprocess: float
     pns: float

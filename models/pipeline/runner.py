@@ -24,6 +24,9 @@ class Runner(ABC):
     # PyTorch's CPU threads for the sequence's tensor glue (resize, pad, normalise, mask max)
     # while a frame runs on this runner; None leaves PyTorch's setting alone.
     glue_threads: int | None = None
+    # True: encode_image may run on a second thread while the PNS+ graphs run on the caller's
+    # (thread-safe across networks, and faster side by side; see pipeline/sam_image_lane.py).
+    parallel_sam_image: bool = False
 
     @abstractmethod
     def encode_frame(self, frame: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -4,6 +4,9 @@ polyp-bench) segments frames with it.
     frame -> preprocess -> [cut check] -> PNS+ step (frame encoder -> feature ring -> temporal head)
           -> prompts (prompt source) -> SAM (only when there is a prompt) -> postprocess
 
+On a runner with `parallel_sam_image`, while a polyp is in view SAM's image step starts on a
+second thread before the PNS+ step (sam_image_lane.py); the outputs are the same.
+
 Each stage is a named unit; the networks run on a Runner (PyTorch here, ONNX Runtime and
 TensorRT in the engine), so every back end goes through the same stages.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import wait
 from contextlib import contextmanager
 
 import numpy as np
@@ -25,6 +29,7 @@ from .preprocess import FramePreprocessor
 from .prompt_sources import PromptStage
 from .result import FrameResult, StageTimings
 from .runner import Runner
+from .sam_image_lane import SamImageLane
 from .smoothing import SmoothingConfig
 
 
@@ -58,6 +63,8 @@ class InferenceSequence:
         self.pns_step = PnsStep(runner)
         self.cuts = CutDetector(cut_threshold)
         self.postprocess = Postprocess(smoothing)
+        self.sam_image_lane = SamImageLane(runner) if runner.parallel_sam_image else None
+        self._polyp_in_view = False  # the last frame had prompts: start SAM's image step early
 
     @property
     def prompt_source(self) -> str:
@@ -68,6 +75,7 @@ class InferenceSequence:
         self.pns_step.reset()
         self.cuts.reset()
         self.postprocess.reset()
+        self._polyp_in_view = False
 
     @torch.inference_mode()
     def process(
@@ -96,24 +104,38 @@ class InferenceSequence:
         if cut:
             self.pns_step.reset()
             self.postprocess.reset()
-        pns_input = pre.pns_input() if stage.uses_pns and pns_map is None else None
+        runs_pns = stage.uses_pns and pns_map is None
+        early = None
+        if self.sam_image_lane is not None and runs_pns and self._polyp_in_view:
+            early = self.sam_image_lane.start(pre)
+        pns_input = pre.pns_input() if runs_pns else None
         preprocess_ms = clock.lap()
 
-        if pns_input is not None:
-            pns_map = self.pns_step(pns_input)[0, 0].float().cpu().numpy()
-        pns_ms = clock.lap()
-
-        prompts = stage(pns_map, pre.frame_size, self.image_size, gt_mask)
-        prompts_ms = clock.lap()
+        try:
+            if pns_input is not None:
+                pns_map = self.pns_step(pns_input)[0, 0].float().cpu().numpy()
+            pns_ms = clock.lap()
+            prompts = stage(pns_map, pre.frame_size, self.image_size, gt_mask)
+            prompts_ms = clock.lap()
+        except BaseException:
+            if early is not None:
+                wait([early])  # the next frame must not start under SAM's image step
+            raise
 
         logits = geometry = None
         sam_ms = 0.0
+        self._polyp_in_view = not prompts.empty
         if stage.needs_sam(prompts):  # the SAM step: encode the image once, decode the prompts
-            image, geometry = pre.sam_input()
-            preprocess_ms += clock.lap()
-            embeddings = self.runner.encode_image(image)
+            if early is not None:
+                image, geometry, embeddings = early.result()
+            else:
+                image, geometry = pre.sam_input()
+                preprocess_ms += clock.lap()
+                embeddings = self.runner.encode_image(image)
             logits = stage.decode(self.runner, image, embeddings, prompts)
             sam_ms = clock.lap()
+        elif early is not None:
+            early.result()  # unused, but frames never overlap and its errors are not lost
         score = float(prompts.scores.max()) if len(prompts) else 0.0
         probability, mask = self.postprocess(logits, geometry, pre.frame_size, score)
         postprocess_ms = clock.lap()
