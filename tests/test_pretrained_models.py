@@ -30,9 +30,10 @@ def lite_bundle(real_clip: Clip, tmp_path_factory, engine_cache, one_torch_threa
     return load_bundle(path)
 
 
-def test_cnn_variant_weight_file_round_trip(tmp_path, one_torch_thread) -> None:
-    model = build_samihs("efficientnet_lite0", pretrained_backbone=True)
-    assert model.config.backbone == "efficientnet_lite0" and model.config.embedding_size == 16
+@pytest.mark.parametrize("variant", ["efficientnet_lite0", "efficientnet_lite2"])
+def test_cnn_variant_weight_file_round_trip(variant: str, tmp_path, one_torch_thread) -> None:
+    model = build_samihs(variant, pretrained_backbone=True)
+    assert model.config.backbone == variant and model.config.embedding_size == 16
     save_samihs_weights(model, tmp_path / "sam.safetensors", contents="all")
     loaded = load_samihs(tmp_path / "sam.safetensors")
     image = torch.randn(1, 3, 256, 256)

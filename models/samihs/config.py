@@ -75,8 +75,9 @@ SAMIHS_VARIANTS: dict[str, VariantSpec] = {
     "vit_b": VariantSpec(768, 12, 12, (2, 5, 8, 11)),
     "vit_t": VariantSpec(192, 6, 3, (2, 5), default_image_size=256, default_window_size=8),
     # Not SAM's encoder: SAM's prompt encoder and mask decoder on an ImageNet-pretrained
-    # EfficientNet-Lite0 (models/samihs/cnn_encoder.py); the CPU demo model's.
-    "efficientnet_lite0": VariantSpec(
-        0, 0, 0, (), default_image_size=256, default_window_size=0, backbone="efficientnet_lite0"
-    ),
+    # EfficientNet-Lite (models/samihs/cnn_encoder.py); Lite0 is the CPU demo model's.
+    **{
+        name: VariantSpec(0, 0, 0, (), default_image_size=256, default_window_size=0, backbone=name)
+        for name in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+    },
 }
