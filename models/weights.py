@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import struct
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -53,7 +54,11 @@ def read_state_dict(path: str | Path) -> StateDict:
         raise CheckpointError(
             f"{path}: damaged checkpoint ({_first_line(error)}); copy it again"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
+    except (
+        RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError,
+        # Random bytes that happen to start like a legacy pickle stop the unpickler anywhere.
+        IndexError, KeyError, TypeError, AttributeError, OverflowError, struct.error,
+    ) as error:
         raise CheckpointError(
             f"{path}: damaged or not a PyTorch checkpoint ({_first_line(error)}); copy it again"
         ) from None
