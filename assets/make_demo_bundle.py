@@ -1,7 +1,8 @@
 """Packs the demo model: trained SAM-stage + PNS+ weight files -> the bundle at `assets/model/`.
 
-Run after the two `polyp-train` runs of assets/MODEL_CARD.md:
-  python assets/make_demo_bundle.py runs/sam_lite2/last.safetensors runs/pns_lite2/last.safetensors
+Run after the `polyp-train` runs of assets/MODEL_CARD.md:
+  python assets/make_demo_bundle.py SAM_STAGE PNS_PLUS
+with SAM_STAGE runs/sam_lite2_more/last.safetensors and PNS_PLUS runs/pns_lite2/last.safetensors.
 Prompts: box + point per PNS+ component (the SAM stage trained with GT box + point prompts);
 presence hysteresis with its default settings (models/pipeline/smoothing.py).
 Weights are stored in fp16 (half the size; computed in fp32 after loading) where parity holds:
