@@ -4,7 +4,9 @@ Run after the `polyp-train` runs of assets/MODEL_CARD.md:
   python assets/make_demo_bundle.py SAM_STAGE PNS_PLUS
 with SAM_STAGE runs/sam_lite2_more/last.safetensors and PNS_PLUS runs/pns_lite2/last.safetensors.
 Prompts: box + point per PNS+ component (the SAM stage trained with GT box + point prompts);
-presence hysteresis with its default settings (models/pipeline/smoothing.py).
+presence hysteresis with its default settings (models/pipeline/smoothing.py). The SAM stage,
+trained at 256 with zoom augmentation, runs at 320 (`--sam-image-size`, the manifest's
+samihs.image_size; BENCHMARKS.md, "The SAM stage at 320").
 Weights are stored in fp16 (half the size; computed in fp32 after loading) where parity holds:
 both files, else the SAM stage alone (PNS+ is small, and its prompt threshold is the sensitive
 cut), else neither; parity is a mean mask IoU >= 0.99 against fp32 over the demo clip's frames.
@@ -65,6 +67,8 @@ def main() -> None:
     parser.add_argument("pns", type=Path, help="PNS+ weight file")
     parser.add_argument("--out", type=Path, default=ASSETS / "model")
     parser.add_argument("--threshold", type=float, default=0.5, help="PNS+ prompt threshold")
+    parser.add_argument("--sam-image-size", type=int, default=320,
+                        help="input side the SAM stage runs at (its weights stay as trained)")
     parser.add_argument("--clip", type=Path, default=ASSETS / "demo_clip.mp4",
                         help="video for the fp16 parity check")
     args = parser.parse_args()
@@ -74,7 +78,8 @@ def main() -> None:
     frames = [frame for frame in read_clip(args.clip)]
     with tempfile.TemporaryDirectory() as scratch:
         full = save_bundle(
-            Path(scratch) / "fp32", pns, samihs, backbone, prompts, SmoothingConfig()
+            Path(scratch) / "fp32", pns, samihs, backbone, prompts, SmoothingConfig(),
+            args.sam_image_size,
         )
         reference = masks(full, frames)
         chosen = full

@@ -129,3 +129,21 @@ def test_old_base_checkpoint_key_names_its_new_name(
     with pytest.raises(BundleError) as error:
         load_bundle(path)
     assert_one_line(error, "samihs.sam_checkpoint")
+
+
+def test_a_vit_sam_stage_refuses_another_image_size(
+    small_bundle: ModelBundle, tmp_path: Path
+) -> None:
+    path = copy_bundle(small_bundle, tmp_path / "b")
+    manifest = json.loads((path / "bundle.json").read_text())
+    for size, words in ((320, ("samihs.image_size", "vit_t", "256")),
+                        (300, ("samihs.image_size", "multiple of 16")),
+                        ("320", ("samihs.image_size", "multiple of 16"))):
+        manifest["samihs"]["image_size"] = size
+        (path / "bundle.json").write_text(json.dumps(manifest))
+        with pytest.raises(BundleError) as error:
+            load_bundle(path)
+        assert_one_line(error, *words)
+    manifest["samihs"]["image_size"] = 256  # its own size: accepted, nothing changes
+    (path / "bundle.json").write_text(json.dumps(manifest))
+    assert load_bundle(path).samihs.config == small_bundle.samihs.config

@@ -3,6 +3,8 @@ EfficientNet-Lite0 image encoder, through a bundle, on both CPU back ends."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -63,4 +65,44 @@ def test_onnxruntime_equals_torch_on_the_lite_bundle(real_clip: Clip, lite_bundl
         if expected.sam_ran:
             sam_frames += 1
             assert np.abs(result.probability - expected.probability).max() < 1e-3
+    assert sam_frames > 0  # not vacuous: SAM ran on some frames
+
+
+def test_a_bundle_runs_its_cnn_sam_stage_at_the_manifest_image_size(
+    real_clip: Clip, lite_bundle, tmp_path
+) -> None:
+    """bundle.json's samihs.image_size runs the same weights at 320: the model, the graphs and
+    both back ends follow it, and graphs exported at the file's own size are not reused."""
+    import json
+    import shutil
+
+    from engine.export.exporter import ensure_graphs, export_graphs
+
+    path = Path(shutil.copytree(lite_bundle.path, tmp_path / "b320"))
+    # Graphs at 256 in the bundle's own folder, for the same weight files: stale for 320.
+    export_graphs(lite_bundle.pns, lite_bundle.samihs, path / "onnx", ["fp32"],
+                  lite_bundle.sources, lite_bundle.pns_backbone)
+    manifest = json.loads((path / "bundle.json").read_text())
+    manifest["samihs"]["image_size"] = 320
+    (path / "bundle.json").write_text(json.dumps(manifest))
+    resized = load_bundle(path)
+    assert resized.samihs.config.image_size == 320 and resized.key != lite_bundle.key
+    for a, b in zip(resized.samihs.state_dict().values(), lite_bundle.samihs.state_dict().values(),
+                    strict=True):
+        assert torch.equal(a, b)
+    graphs = ensure_graphs(resized, "fp32")
+    assert graphs.directory != path / "onnx"
+    assert graphs.data["models"]["samihs"]["image_size"] == 320
+
+    torch_stream = StreamSegmenter(resized, backend="torch-cpu")
+    onnx_stream = StreamSegmenter(resized, backend="onnxruntime-cpu")
+    at_256 = StreamSegmenter(lite_bundle, backend="torch-cpu")
+    sam_frames = 0
+    for frame, _ in real_clip:
+        expected, result, before = (s.process(frame) for s in (torch_stream, onnx_stream, at_256))
+        assert result.probability.shape == frame.shape[:2]
+        if expected.sam_ran:
+            sam_frames += 1
+            assert np.abs(result.probability - expected.probability).max() < 1e-3
+            assert np.abs(expected.probability - before.probability).max() > 0.05
     assert sam_frames > 0  # not vacuous: SAM ran on some frames

@@ -65,14 +65,20 @@ def export_graphs(
         "torch": torch.__version__,
         "onnx": onnx.__version__,
         "sources": sources or {},
-        "models": {
-            "samihs": samihs.config.to_dict(),
-            "pns_plus": {"backbone": pns_backbone, "input_size": list(pns.input_size)},
-        },
+        "models": graph_models(pns, samihs, pns_backbone),
         "graphs": graphs,
     })
     manifest.write()
     return manifest
+
+
+def graph_models(pns: PNSPlus, samihs: SAMIHS, pns_backbone: str | None) -> dict:
+    """What the graphs were exported for beyond the weights: the networks' configs and input
+    sizes (a bundle may run its SAM stage at another size than its file's, see bundle.py)."""
+    return {
+        "samihs": samihs.config.to_dict(),
+        "pns_plus": {"backbone": pns_backbone, "input_size": list(pns.input_size)},
+    }
 
 
 def cache_root() -> Path:
@@ -83,15 +89,20 @@ def cache_root() -> Path:
 
 def ensure_graphs(bundle: ModelBundle, precision: str = "fp32") -> GraphManifest:
     """The bundle's exported graphs at `precision`: its onnx/ folder when it matches the weight
-    files, else a cached export keyed by the weights' hashes (exported now if missing)."""
+    files and input sizes, else a cached export keyed by both (exported now if missing)."""
+    models = graph_models(bundle.pns, bundle.samihs, bundle.pns_backbone)
     for directory in (bundle.onnx_dir, cache_root() / "onnx" / bundle.key):
         try:
             manifest = GraphManifest.read(directory)
         except GraphsError:
             continue
-        matches = manifest.data.get("revision", 1) >= GRAPHS_REVISION and all(
-            manifest.sources.get(name, {}).get("sha256") == source["sha256"]
-            for name, source in bundle.sources.items()
+        matches = (
+            manifest.data.get("revision", 1) >= GRAPHS_REVISION
+            and manifest.data.get("models") == models
+            and all(
+                manifest.sources.get(name, {}).get("sha256") == source["sha256"]
+                for name, source in bundle.sources.items()
+            )
         )
         if matches and all(precision in manifest.precisions(g) for g in manifest.data["graphs"]):
             return manifest

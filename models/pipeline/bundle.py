@@ -13,12 +13,14 @@ Layout:
 bundle.json:
     {"format": "polyp-live/bundle-1",
      "pns_plus": {"file": "pns_plus.safetensors", "backbone": "resnet18", "input_size": [256, 448]},
-     "samihs": {"file": "samihs.safetensors", "sam_checkpoint": null},
+     "samihs": {"file": "samihs.safetensors", "sam_checkpoint": null, "image_size": 320},
      "prompts": {"threshold": 0.5, ...},          # optional PromptConfig fields
      "smoothing": {"on_score": 0.6, "hold_frames": 3}}  # optional: presence hysteresis
 `sam_checkpoint` (the base SAM file: a path, relative to the bundle or absolute; the one name
 for that file everywhere: --sam-checkpoint, model.sam_checkpoint) is needed only when the SAMIHS
-file holds the trainable tensors alone. Every problem raises BundleError with a one-line message.
+file holds the trainable tensors alone. `image_size` (optional) runs a SAM stage with a CNN image
+encoder at another input side than the one stored in its file (models.samihs.at_image_size); the
+weights stay as trained. Every problem raises BundleError with a one-line message.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 from ..pns_plus import PNSPlus, build_pns_plus
 from ..pns_plus.weights_file import save_pns_weights
 from ..prompts import PromptConfig
-from ..samihs import SAMIHS, load_samihs
+from ..samihs import SAMIHS, at_image_size, load_samihs
 from ..samihs.checkpoint import file_sha256, read_samihs_config, save_samihs_weights
 from ..weights import CheckpointError, read_safetensors_config
 from .smoothing import SmoothingConfig
@@ -67,12 +69,14 @@ class ModelBundle:
 
     @property
     def key(self) -> str:
-        """A short hash of the weight files: names exported graphs and engine caches."""
+        """A short hash of the weight files and the input sizes they run at: names exported
+        graphs and engine caches (graphs have fixed input sizes)."""
         import hashlib
 
         digest = hashlib.sha256()
         for name in sorted(self.sources):
             digest.update(f"{name}:{self.sources[name]['sha256']};".encode())
+        digest.update(f"sam:{self.samihs.config.image_size};pns:{self.pns.input_size};".encode())
         return digest.hexdigest()[:16]
 
     @property
@@ -116,6 +120,12 @@ def load_bundle(path: str | Path) -> ModelBundle:
         samihs = load_samihs(sam_file, base_path)
     except CheckpointError as error:
         raise BundleError(str(error)) from None
+    if "image_size" in sam_entry:
+        try:
+            samihs = at_image_size(samihs, sam_entry["image_size"])
+        except ValueError as error:
+            raise BundleError(f"{path / MANIFEST}: samihs.image_size: {error}; change or remove "
+                              "the key") from None
     sources = {
         "pns_plus": {"file": pns_file.name, "sha256": file_sha256(pns_file)},
         "samihs": {"file": sam_file.name, "sha256": file_sha256(sam_file)},
@@ -141,8 +151,10 @@ def save_bundle(
     pns_backbone: str,
     prompt_config: PromptConfig | None = None,
     smoothing: SmoothingConfig | None = None,
+    sam_image_size: int | None = None,
 ) -> Path:
-    """Writes a self-contained bundle (SAMIHS with all its tensors) and returns its path."""
+    """Writes a self-contained bundle (SAMIHS with all its tensors) and returns its path.
+    sam_image_size: the manifest's samihs.image_size (run the SAM stage at that input side)."""
     if pns_backbone not in _backbones():
         raise BundleError(f"unknown PNS+ backbone {pns_backbone!r}; choose one of {_backbones()}")
     path = Path(path)
@@ -155,6 +167,8 @@ def save_bundle(
         "pns_plus": {"file": PNS_FILE, **pns_config},
         "samihs": {"file": SAMIHS_FILE, "sam_checkpoint": None},
     }
+    if sam_image_size is not None:
+        manifest["samihs"]["image_size"] = sam_image_size
     if prompt_config is not None:
         manifest["prompts"] = asdict(prompt_config)
     if smoothing is not None:

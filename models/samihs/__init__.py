@@ -1,6 +1,6 @@
 """SAMIHS: SAM with Parameter-Refactoring adapters."""
 
-from .build import build_samihs, load_samihs, samihs_config
+from .build import at_image_size, build_samihs, load_samihs, samihs_config
 from .checkpoint import load_pretrained, load_samihs_weights, save_samihs_weights
 from .config import SAMIHS_VARIANTS, SAMIHSConfig
 from .model import SAMIHS, is_trainable_key
@@ -12,6 +12,7 @@ __all__ = [
     "SAMIHS_VARIANTS",
     "FrameGeometry",
     "SAMIHSConfig",
+    "at_image_size",
     "build_samihs",
     "format_parameter_summary",
     "is_trainable_key",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from .checkpoint import load_pretrained, load_samihs_weights, read_samihs_config
-from .config import SAMIHS_VARIANTS, SAMIHSConfig
+from .config import SAMIHS_VARIANTS, SAMIHSConfig, check_image_size
 from .model import SAMIHS
 
 
@@ -25,8 +26,7 @@ def samihs_config(
         raise ValueError(f"unknown SAMIHS variant {variant!r}; choose one of: {known}")
     spec = SAMIHS_VARIANTS[variant]
     image_size = spec.default_image_size if image_size is None else image_size
-    if image_size <= 0 or image_size % 16:
-        raise ValueError(f"image_size must be a positive multiple of 16, got {image_size}")
+    check_image_size(image_size)
     if adapter_dim <= 0:
         raise ValueError(f"adapter_dim must be positive, got {adapter_dim}")
     if fine_dim < 0 or (fine_dim and spec.backbone is None):
@@ -84,6 +84,31 @@ def load_samihs(weights: str | Path, sam_checkpoint: str | Path | None = None) -
     """Rebuilds a model from a polyp-live weight file (its config travels in the file)."""
     config, _ = read_samihs_config(weights)
     return _finish(SAMIHS(config), sam_checkpoint, weights)
+
+
+def at_image_size(model: SAMIHS, image_size: int) -> SAMIHS:
+    """The same network and weights run at another input side (eval mode).
+
+    Only a CNN image encoder allows it: its weights do not depend on the input size, and SAM's
+    prompt encoder and mask decoder work on any embedding grid, while a ViT's position table is
+    tied to the size it was trained at. A CNN trained with zoom augmentation often segments
+    better at a somewhat larger test size than its training size (FixRes, Touvron et al. 2019).
+    """
+    config = model.config
+    if image_size == config.image_size:
+        return model
+    check_image_size(image_size)
+    if config.backbone is None:
+        raise ValueError(
+            f"a {config.variant} SAM stage runs only at the size it was trained at "
+            f"({config.image_size}): its ViT position table is tied to it"
+        )
+    resized = SAMIHS(replace(config, image_size=image_size))
+    resized.load_state_dict(model.state_dict())
+    if hasattr(model, "sam_checkpoint"):
+        resized.sam_checkpoint = model.sam_checkpoint
+    resized.set_trainable()
+    return resized.eval()
 
 
 def _finish(

@@ -53,6 +53,14 @@ class SAMIHSConfig:
         return cls(**values)
 
 
+def check_image_size(image_size: int) -> None:
+    """SAM's input side must be a positive multiple of its 16-pixel patch (the embedding grid)."""
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size <= 0 or (
+        image_size % 16
+    ):
+        raise ValueError(f"image_size must be a positive multiple of 16, got {image_size!r}")
+
+
 @dataclass(frozen=True)
 class VariantSpec:
     """A ViT size, with the image size and window it was designed for."""
