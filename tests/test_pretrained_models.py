@@ -13,6 +13,7 @@ from engine import StreamSegmenter
 from engine.bundle import load_bundle, save_bundle
 from models import build_pns_plus, build_samihs, load_samihs
 from models.samihs import save_samihs_weights
+from models.weights import CheckpointError
 
 pytest_plugins = ("engine_helpers",)
 
@@ -43,6 +44,24 @@ def test_cnn_variant_weight_file_round_trip(variant: str, tmp_path, one_torch_th
     with torch.inference_mode():
         assert torch.equal(model(image, boxes=box), loaded(image, boxes=box))
         assert loaded.image_encoder(image).shape == (1, 256, 16, 16)
+
+
+def test_cnn_weights_trained_at_one_size_load_into_a_model_at_another(
+    tmp_path, one_torch_thread
+) -> None:
+    model = build_samihs("efficientnet_lite0", pretrained_backbone=True)
+    save_samihs_weights(model, tmp_path / "sam.safetensors", contents="all")
+    file = tmp_path / "sam.safetensors"
+    at_320 = build_samihs("efficientnet_lite0", 320, adapter_checkpoint=file)
+    assert at_320.config.image_size == 320
+    for a, b in zip(at_320.state_dict().values(), model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    with torch.inference_mode():
+        assert at_320.image_encoder(torch.randn(1, 3, 320, 320)).shape == (1, 256, 20, 20)
+    vit = build_samihs("vit_t")
+    save_samihs_weights(vit, tmp_path / "vit.safetensors", contents="all")
+    with pytest.raises(CheckpointError, match="vit_t at 256px"):  # a ViT's position table
+        build_samihs("vit_t", 320, adapter_checkpoint=tmp_path / "vit.safetensors")
 
 
 def test_pretrained_backbone_only_for_cnn_variants() -> None:

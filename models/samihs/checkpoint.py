@@ -153,6 +153,10 @@ def read_samihs_config(path: str | Path) -> tuple[SAMIHSConfig, dict]:
 def load_samihs_weights(model: SAMIHS, path: str | Path) -> None:
     """Loads a file written by `save_samihs_weights` into a model of the same architecture."""
     config, metadata = read_samihs_config(path)
+    if config.backbone is not None:
+        # A CNN encoder's weights do not depend on the input size (build.at_image_size): a
+        # model built at another size loads them, e.g. to train further at that size.
+        config = replace(config, image_size=model.config.image_size)
     # A model with fine features may start from the same model without them (its new layers
     # start at zero, fine_features.py): those layers are the only keys the file lacks.
     growing = config.fine_dim == 0 and replace(config, fine_dim=model.config.fine_dim) == (
