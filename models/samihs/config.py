@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from numbers import Integral
 
 FINE_PACKING = 4  # stride-4 features on the stride-16 grid: 4x4 pixels per cell (fine_features.py)
 
@@ -55,9 +56,8 @@ class SAMIHSConfig:
 
 def check_image_size(image_size: int) -> None:
     """SAM's input side must be a positive multiple of its 16-pixel patch (the embedding grid)."""
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size <= 0 or (
-        image_size % 16
-    ):
+    integer = isinstance(image_size, Integral) and not isinstance(image_size, bool)
+    if not integer or image_size <= 0 or image_size % 16:
         raise ValueError(f"image_size must be a positive multiple of 16, got {image_size!r}")
 
 
