@@ -10,11 +10,15 @@ samihs.image_size; BENCHMARKS.md, "The SAM stage at 320").
 Weights are stored in fp16 (half the size; computed in fp32 after loading) where parity holds:
 both files, else the SAM stage alone (PNS+ is small, and its prompt threshold is the sensitive
 cut), else neither; parity is a mean mask IoU >= 0.99 against fp32 over the demo clip's frames.
+calibration/ (for the int8 back end, engine/export/int8.py): `--calibration-frames` training
+frames, half CVC-ClinicDB seq01-24, half Kvasir-SEG outside the held-out 100, drawn with seed 0;
+never a held-out frame (the demo clip is seq25-29).
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import shutil
 import tempfile
 from pathlib import Path
@@ -33,7 +37,26 @@ from models.pns_plus.weights_file import load_pns_weights
 from models.prompts import PromptConfig
 
 ASSETS = Path(__file__).resolve().parent
+DATA = ASSETS.parents[1] / "shared" / "data"
+HELDOUT_KVASIR = ASSETS.parent / "training" / "splits" / "kvasir_seg_heldout100.txt"
+TRAINING_CLINICDB = tuple(f"seq{n:02d}" for n in range(1, 25))
 PARITY_IOU = 0.99
+
+
+def calibration_files(data: Path, count: int, seed: int = 0) -> dict[str, Path]:
+    """{bundle name: training frame}: count // 2 ClinicDB seq01-24 frames, the rest Kvasir-SEG
+    training images, drawn at random with `seed`."""
+    clinic = sorted(p for seq in TRAINING_CLINICDB for p in (data / "cvc-clinicdb" / "Frame" / seq)
+                    .glob("*.jpg"))
+    heldout = set(HELDOUT_KVASIR.read_text().split())
+    kvasir = sorted(p for p in (data / "kvasir-seg" / "images").glob("*.jpg")
+                    if p.stem not in heldout and p.name not in heldout)
+    if not clinic or not kvasir:
+        raise SystemExit(f"make_demo_bundle: no training frames under {data}; pass --data")
+    rng = random.Random(seed)
+    chosen = {f"clinicdb_{p.parent.name}_{p.name}": p for p in rng.sample(clinic, count // 2)}
+    chosen.update({f"kvasir_{p.name}": p for p in rng.sample(kvasir, count - count // 2)})
+    return chosen
 
 
 def to_fp16(path: Path) -> None:
@@ -71,6 +94,10 @@ def main() -> None:
                         help="input side the SAM stage runs at (its weights stay as trained)")
     parser.add_argument("--clip", type=Path, default=ASSETS / "demo_clip.mp4",
                         help="video for the fp16 parity check")
+    parser.add_argument("--data", type=Path, default=DATA,
+                        help="shared data folder (calibration frames come from its training part)")
+    parser.add_argument("--calibration-frames", type=int, default=32,
+                        help="training frames stored for the int8 back end's calibration")
     args = parser.parse_args()
     samihs = load_samihs(args.samihs)
     pns, backbone = load_pns_weights(args.pns)
@@ -79,7 +106,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         full = save_bundle(
             Path(scratch) / "fp32", pns, samihs, backbone, prompts, SmoothingConfig(),
-            args.sam_image_size,
+            args.sam_image_size, calibration_files(args.data, args.calibration_frames),
         )
         reference = masks(full, frames)
         chosen = full
@@ -98,7 +125,7 @@ def main() -> None:
         if args.out.exists():
             shutil.rmtree(args.out)
         shutil.copytree(chosen, args.out)
-    size = sum(f.stat().st_size for f in args.out.iterdir()) / 2**20
+    size = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file()) / 2**20
     print(f"wrote {args.out} ({size:.1f} MiB)")
 
 

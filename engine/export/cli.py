@@ -1,14 +1,15 @@
 """polyp-export: writes a deployable bundle folder with its ONNX graphs (and TensorRT engines).
 
     polyp-export --sam SAMIHS.safetensors --pns PNS.safetensors --out DIR
-    polyp-export --model BUNDLE [--out DIR] [--precision fp32 fp16] [--tensorrt]
+    polyp-export --model BUNDLE [--out DIR] [--precision fp32 fp16 int8] [--tensorrt]
 
 With --out, DIR receives bundle.json, samihs.safetensors, pns_plus.safetensors
 (engine/bundle.py) and onnx/{pns_encoder,pns_temporal,sam_encoder,sam_decoder}{,.fp16}.onnx with
-onnx/manifest.json. `--model BUNDLE` alone never writes into the bundle folder (it may be part
-of a repository): the graphs go to the cache the app reads them from ($POLYP_LIVE_CACHE, else
-~/.cache/polyp-live). A polyp-live PNS+ weight file names its own backbone and input size;
---pns-backbone and --pns-input-size are needed only for other checkpoints.
+onnx/manifest.json (int8: {pns_encoder,sam_encoder}.int8.onnx, engine/export/int8.py).
+`--model BUNDLE` alone never writes into the bundle folder (it may be part of a repository):
+the graphs go to the cache the app reads them from ($POLYP_LIVE_CACHE, else ~/.cache/polyp-live).
+A polyp-live PNS+ weight file names its own backbone and input size; --pns-backbone and
+--pns-input-size are needed only for other checkpoints.
 The models (torch, ONNX) are imported after the arguments are parsed: --help is instant.
 """
 
@@ -19,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .manifest import PRECISIONS  # plain Python: no torch before parsing
+from .manifest import DEFAULT_PRECISIONS, PRECISIONS  # plain Python: no torch before parsing
 
 if TYPE_CHECKING:
     from ..bundle import ModelBundle
@@ -53,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "size (default: the file's, else 256x448)")
     parser.add_argument("--out", type=Path, help="output bundle folder (with --model, default: "
                         "graphs to the cache, the bundle folder stays untouched)")
-    parser.add_argument("--precision", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
+    parser.add_argument("--precision", nargs="+", default=list(DEFAULT_PRECISIONS),
+                        choices=PRECISIONS,
+                        help="int8 (CPU encoders) needs the bundle's calibration/ frames")
     parser.add_argument("--tensorrt", action="store_true",
                         help="also build TensorRT fp16 engines into the engine cache")
     return parser
@@ -137,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ..bundle import ONNX_DIR, BundleError, load_bundle, save_bundle
     from .exporter import ensure_graphs, export_graphs
+    from .int8 import calibration_inputs
     from .manifest import GraphsError
 
     try:
@@ -150,10 +154,13 @@ def main(argv: list[str] | None = None) -> int:
             assert out is not None
             if bundle is not None and out.resolve() != bundle.path.resolve():
                 save_bundle(out, bundle.pns, bundle.samihs, bundle.pns_backbone,
-                            bundle.prompt_config)
+                            bundle.prompt_config, bundle.smoothing,
+                            bundle.samihs.config.image_size,
+                            {p.name: p for p in bundle.calibration_frames})
             bundle = load_bundle(out)
+            calibration = calibration_inputs(bundle) if "int8" in args.precision else None
             manifest = export_graphs(bundle.pns, bundle.samihs, out / ONNX_DIR, args.precision,
-                                     bundle.sources, bundle.pns_backbone)
+                                     bundle.sources, bundle.pns_backbone, calibration)
             written = f"bundle written to {out}"
         for name, graph in manifest.data["graphs"].items():
             files = ", ".join(f"{p}: {f['file']}" for p, f in sorted(graph["files"].items()))

@@ -1,4 +1,5 @@
-"""Exports a bundle's four graphs (fp32, and fp16 with fp32 islands) with their manifest."""
+"""Exports a bundle's four graphs (fp32, fp16 with fp32 islands, and int8 encoders on request)
+with their manifest."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from models.samihs.checkpoint import file_sha256
 from ..bundle import ModelBundle
 from .fp16 import convert_to_fp16
 from .graphs import OPSET, export_graph, graph_modules, graph_specs
-from .manifest import GRAPHS_FORMAT, PRECISIONS, GraphManifest, GraphsError
+from .int8 import QUANTIZED_GRAPHS, calibration_inputs, quantize_graph
+from .manifest import DEFAULT_PRECISIONS, GRAPHS_FORMAT, PRECISIONS, GraphManifest, GraphsError
 
 CACHE_ENV = "POLYP_LIVE_CACHE"
 # Bumped when the exported graphs change for the same weights; ensure_graphs re-exports older
@@ -31,15 +33,20 @@ def export_graphs(
     pns: PNSPlus,
     samihs: SAMIHS,
     out_dir: str | Path,
-    precisions: Iterable[str] = PRECISIONS,
+    precisions: Iterable[str] = DEFAULT_PRECISIONS,
     sources: dict | None = None,
     pns_backbone: str | None = None,
+    calibration: dict[str, list] | None = None,
 ) -> GraphManifest:
-    """Writes <out_dir>/{graph}.onnx (+ .fp16.onnx) and manifest.json; returns the manifest."""
+    """Writes <out_dir>/{graph}.onnx (+ .fp16.onnx, .int8.onnx) and manifest.json; returns the
+    manifest. int8 needs `calibration` (int8.calibration_inputs); its manifest entry for a graph
+    that stays fp32 (int8.QUANTIZED_GRAPHS) names the fp32 file."""
     precisions = list(precisions)
     unknown = [p for p in precisions if p not in PRECISIONS]
     if unknown or not precisions:
         raise GraphsError(f"unknown precision {unknown}; choose from {list(PRECISIONS)}")
+    if "int8" in precisions and calibration is None:
+        raise GraphsError("int8 graphs need calibration frames (the bundle's calibration/ folder)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     specs, modules = graph_specs(pns, samihs), graph_modules(pns, samihs)
@@ -53,9 +60,18 @@ def export_graphs(
             islands = convert_to_fp16(fp32_path, fp16_path)
             files["fp16"] = {"file": fp16_path.name, "sha256": file_sha256(fp16_path),
                              "fp32_nodes": len(islands)}
+        fp32_file = {"file": fp32_path.name, "sha256": file_sha256(fp32_path)}
+        if "int8" in precisions:
+            files["int8"] = fp32_file
+            if name in QUANTIZED_GRAPHS:
+                assert calibration is not None
+                int8_path = out_dir / f"{name}.int8.onnx"
+                quantize_graph(fp32_path, int8_path, spec.inputs[0].name, calibration[name])
+                files["int8"] = {"file": int8_path.name, "sha256": file_sha256(int8_path),
+                                 "calibration_frames": len(calibration[name])}
         if "fp32" in precisions:
-            files["fp32"] = {"file": fp32_path.name, "sha256": file_sha256(fp32_path)}
-        else:
+            files["fp32"] = fp32_file
+        elif files.get("int8") is not fp32_file:
             fp32_path.unlink()
         graphs[name] = {**spec.to_dict(), "files": files}
     manifest = GraphManifest(out_dir, {
@@ -111,8 +127,10 @@ def ensure_graphs(bundle: ModelBundle, precision: str = "fp32") -> GraphManifest
     # Export beside the target, then move into place: a reader never sees a half-written folder.
     staging = Path(tempfile.mkdtemp(prefix=f".{bundle.key}-", dir=target.parent))
     try:
-        export_graphs(bundle.pns, bundle.samihs, staging, PRECISIONS, bundle.sources,
-                      bundle.pns_backbone)
+        precisions = dict.fromkeys((*DEFAULT_PRECISIONS, precision))  # int8 only on request
+        calibration = calibration_inputs(bundle) if "int8" in precisions else None
+        export_graphs(bundle.pns, bundle.samihs, staging, precisions, bundle.sources,
+                      bundle.pns_backbone, calibration)
         shutil.rmtree(target, ignore_errors=True)
         try:
             staging.rename(target)

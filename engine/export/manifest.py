@@ -5,7 +5,10 @@
      "models": {"samihs": <SAMIHSConfig>, "pns_plus": {"backbone", "input_size"}},
      "graphs": {"sam_encoder": {"inputs": [{"name", "shape", "dtype"}], "outputs": [...],
                                 "files": {"fp32": {"file", "sha256"},
-                                          "fp16": {"file", "sha256", "fp32_nodes": n}}}, ...}}
+                                          "fp16": {"file", "sha256", "fp32_nodes": n},
+                                          "int8": {"file", "sha256", "calibration_frames": n}}},
+                ...}}
+(int8 quantises the encoders only; the other graphs' int8 entry names their fp32 file.)
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from pathlib import Path
 
 MANIFEST_NAME = "manifest.json"
 GRAPHS_FORMAT = "polyp-live/onnx-1"
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = ("fp32", "fp16", "int8")
+DEFAULT_PRECISIONS = ("fp32", "fp16")  # int8 needs calibration frames: exported on request
 
 
 class GraphsError(ValueError):

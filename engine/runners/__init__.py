@@ -1,7 +1,9 @@
 """Back ends behind one interface, and `create_runner(bundle, backend)`.
 
-Back ends: torch-cpu, torch-cuda, torch-cuda-fp16, onnxruntime-cpu, onnxruntime-cuda,
-onnxruntime-cuda-fp16, tensorrt-fp16, tensorrt-fp32. Short names: torch, onnxruntime, tensorrt.
+Back ends: torch-cpu, torch-cuda, torch-cuda-fp16, onnxruntime-cpu, onnxruntime-cpu-int8 (the
+encoders in int8, calibrated on the bundle's calibration/ frames; engine/export/int8.py),
+onnxruntime-cuda, onnxruntime-cuda-fp16, tensorrt-fp16, tensorrt-fp32. Short names: torch,
+onnxruntime, tensorrt.
 "auto" picks TensorRT > PyTorch CUDA fp16 by what is installed and present; on a CPU,
 create_runner measures ONNX Runtime against PyTorch once per bundle and machine (engine/
 auto_backend.py), and resolve_backend("auto") names ONNX Runtime, the choice before measuring.
@@ -19,6 +21,7 @@ BACKENDS = (
     "torch-cuda",
     "torch-cuda-fp16",
     "onnxruntime-cpu",
+    "onnxruntime-cpu-int8",
     "onnxruntime-cuda",
     "onnxruntime-cuda-fp16",
     "tensorrt-fp16",
@@ -71,6 +74,7 @@ def create_runner(
     family, _, rest = name.partition("-")
     device = "cuda" if rest.startswith("cuda") or family == "tensorrt" else "cpu"
     fp16 = name.endswith("fp16")
+    int8 = name.endswith("int8")
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"back end {name} needs a CUDA GPU and none is available here; "
                            "use --backend onnxruntime-cpu or auto")
@@ -81,7 +85,7 @@ def create_runner(
                                    bool(options.get("cuda_graphs")))
     from ..export.exporter import cache_root, ensure_graphs
 
-    precision = "fp16" if fp16 else "fp32"
+    precision = "fp16" if fp16 else "int8" if int8 else "fp32"
     if family == "onnxruntime":
         from .onnx_runner import OnnxRunner
 

@@ -9,6 +9,8 @@ Layout:
       pns_plus.safetensors   PNS+ state_dict; its metadata config holds backbone and input size
       onnx/                  optional: graphs written by `polyp-export` (engine/export), or
                              cached there by the app on first use
+      calibration/           optional: a few training frames (.jpg/.png) the int8 graphs'
+                             activation ranges are calibrated on (engine/export/int8.py)
 
 bundle.json:
     {"format": "polyp-live/bundle-1",
@@ -26,6 +28,7 @@ weights stay as trained. Every problem raises BundleError with a one-line messag
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -42,6 +45,8 @@ MANIFEST = "bundle.json"
 SAMIHS_FILE = "samihs.safetensors"
 PNS_FILE = "pns_plus.safetensors"
 ONNX_DIR = "onnx"
+CALIBRATION_DIR = "calibration"
+CALIBRATION_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 class BundleError(ValueError):
@@ -52,7 +57,9 @@ class BundleError(ValueError):
 class ModelBundle:
     """Both networks of a bundle, built on CPU in eval mode, and where they came from.
 
-    sources: {"samihs": {"file", "sha256"}, "pns_plus": {...}} (plus "sam_checkpoint" when used).
+    sources: {"samihs": {"file", "sha256"}, "pns_plus": {...}} (plus "sam_checkpoint" and
+      "calibration" when used).
+    calibration_frames: the images in calibration/, sorted (empty: no int8 graphs).
     """
 
     path: Path
@@ -62,6 +69,7 @@ class ModelBundle:
     prompt_config: PromptConfig = field(default_factory=PromptConfig)
     smoothing: SmoothingConfig | None = None
     sources: dict[str, dict[str, str]] = field(default_factory=dict)
+    calibration_frames: tuple[Path, ...] = ()
 
     @property
     def pns_input_size(self) -> tuple[int, int]:
@@ -132,6 +140,9 @@ def load_bundle(path: str | Path) -> ModelBundle:
     }
     if base_path is not None:
         sources["sam_checkpoint"] = {"file": base_path.name, "sha256": file_sha256(base_path)}
+    calibration = calibration_frames(path)
+    if calibration:
+        sources["calibration"] = {"file": CALIBRATION_DIR, "sha256": _files_sha256(calibration)}
     return ModelBundle(
         path=path,
         pns=pns,
@@ -141,7 +152,26 @@ def load_bundle(path: str | Path) -> ModelBundle:
         or PromptConfig(),
         smoothing=_settings(path, manifest.get("smoothing"), SmoothingConfig, "smoothing"),
         sources=sources,
+        calibration_frames=calibration,
     )
+
+
+def calibration_frames(path: Path) -> tuple[Path, ...]:
+    """The bundle's calibration images, sorted by name (empty when it has no such folder)."""
+    folder = path / CALIBRATION_DIR
+    if not folder.is_dir():
+        return ()
+    return tuple(sorted(p for p in folder.iterdir() if p.suffix.lower() in CALIBRATION_SUFFIXES))
+
+
+def _files_sha256(paths: tuple[Path, ...]) -> str:
+    """One digest of several files' names and contents."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for file in paths:
+        digest.update(f"{file.name}:{file_sha256(file)};".encode())
+    return digest.hexdigest()
 
 
 def save_bundle(
@@ -152,9 +182,11 @@ def save_bundle(
     prompt_config: PromptConfig | None = None,
     smoothing: SmoothingConfig | None = None,
     sam_image_size: int | None = None,
+    calibration: dict[str, Path] | None = None,
 ) -> Path:
     """Writes a self-contained bundle (SAMIHS with all its tensors) and returns its path.
-    sam_image_size: the manifest's samihs.image_size (run the SAM stage at that input side)."""
+    sam_image_size: the manifest's samihs.image_size (run the SAM stage at that input side).
+    calibration: {name in calibration/: image file to copy there} (frames for int8 graphs)."""
     if pns_backbone not in _backbones():
         raise BundleError(f"unknown PNS+ backbone {pns_backbone!r}; choose one of {_backbones()}")
     path = Path(path)
@@ -174,6 +206,14 @@ def save_bundle(
     if smoothing is not None:
         manifest["smoothing"] = asdict(smoothing)
     (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    if calibration:
+        folder = path / CALIBRATION_DIR
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        for name, source in calibration.items():
+            if Path(name).suffix.lower() not in CALIBRATION_SUFFIXES or Path(name).name != name:
+                raise BundleError(f"calibration frame name {name!r}: a plain .jpg or .png name")
+            shutil.copyfile(source, folder / name)
     return path
 
 

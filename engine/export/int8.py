@@ -1,0 +1,79 @@
+"""int8 graphs for ONNX Runtime on a CPU: the two convolutional encoders quantised statically.
+
+Why these two: on a CPU they are most of a frame's time (the SAM image encoder alone ~60%), and
+convolutions run about twice as fast in int8 (per-channel int8 weights, uint8 activations, QDQ
+format, ONNX Runtime's QLinearConv kernels). The PNS+ temporal head and SAM's prompt decoder
+(attention, small tensors, logits whose sign is the mask) stay fp32: little to win there and
+more to lose. Activation ranges are calibrated (min/max) on the bundle's calibration/ frames,
+a few training frames, never held-out ones, preprocessed exactly as the live path does.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from models.pipeline.preprocess import FramePreprocessor
+
+from ..bundle import ModelBundle
+from .manifest import GraphsError
+
+QUANTIZED_GRAPHS = ("pns_encoder", "sam_encoder")
+
+
+def calibration_inputs(bundle: ModelBundle) -> dict[str, list[np.ndarray]]:
+    """Each quantised graph's input for every calibration frame, as the live path makes it."""
+    if not bundle.calibration_frames:
+        raise GraphsError(f"{bundle.path}: int8 graphs need calibration frames and the bundle "
+                          "has no calibration/ folder; add a few training frames there, or use "
+                          "--backend onnxruntime-cpu")
+    preprocessor = FramePreprocessor(
+        bundle.pns_input_size, bundle.samihs.config.image_size, "BGR"
+    )
+    inputs: dict[str, list[np.ndarray]] = {name: [] for name in QUANTIZED_GRAPHS}
+    for path in bundle.calibration_frames:
+        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if frame is None:
+            raise GraphsError(f"{path}: unreadable calibration frame; replace or delete it")
+        preprocessor.start(frame)
+        inputs["pns_encoder"].append(preprocessor.pns_input().numpy())
+        inputs["sam_encoder"].append(preprocessor.sam_input()[0].numpy())
+    return inputs
+
+
+def quantize_graph(
+    fp32_path: Path, int8_path: Path, input_name: str, inputs: list[np.ndarray]
+) -> None:
+    """Writes the static int8 (QDQ) version of the graph at `fp32_path`, calibrated on `inputs`."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Frames(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.feeds = iter({input_name: x} for x in inputs)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.feeds, None)
+
+    with tempfile.TemporaryDirectory(prefix="polyp-int8-") as scratch:
+        # ONNX Runtime's recommended pre-pass (shape inference, graph optimisation); symbolic
+        # shape inference is not needed, every shape here is fixed.
+        prepared = Path(scratch) / "prepared.onnx"
+        quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+        quantize_static(
+            str(prepared),
+            str(int8_path),
+            Frames(),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+        )
