@@ -131,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--backend", metavar="NAME",
-        help="auto, tensorrt, torch or onnx (or an engine name such as torch-cpu); default auto",
+        help="auto, tensorrt, torch or onnx (or an engine name such as torch-cpu or "
+        "onnxruntime-cpu-int8); default auto",
     )
     p.add_argument("--record", dest="record_dir", metavar="DIR", help="record the session to DIR")
     p.add_argument("--record-raw", action="store_const", const=True, help="also record raw video")

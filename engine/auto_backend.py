@@ -2,8 +2,11 @@
 
 The first time a bundle runs on a machine, each CPU back end times the four graphs alone (as
 polyp-bench --per-graph does, a few repeats each); the estimate per frame is their sum (a frame on
-which SAM runs: the costly case). ONNX Runtime stays the choice unless PyTorch is faster by more
-than MARGIN, since its threads do not busy-wait and so leave cores to the display and recorder.
+which SAM runs: the costly case). The first candidate stays the choice unless another is faster
+by more than MARGIN: ONNX Runtime with int8 encoders where the bundle has calibration frames
+(about 1.6x the frame rate of fp32 for masks within a few thousandths of its Dice, measured in
+BENCHMARKS.md: on a CPU a fresher mask shows the polyp where it is now), then ONNX Runtime fp32,
+whose threads do not busy-wait and so leave cores to the display and recorder, then PyTorch.
 The choice is kept in <cache>/backend-choice.json under the bundle's key and a machine key (CPU,
 cores, threads, library versions, graphs revision), and reused from then on.
 """
@@ -23,7 +26,8 @@ import torch
 from .bundle import ModelBundle
 from .export.exporter import GRAPHS_REVISION, cache_root
 
-CANDIDATES = ("onnxruntime-cpu", "torch-cpu")  # the first one is kept when there is no clear win
+# In order of preference: the first one measured is kept when there is no clear win.
+CANDIDATES = ("onnxruntime-cpu-int8", "onnxruntime-cpu", "torch-cpu")
 MARGIN = 0.05  # PyTorch must be this much faster (per frame) to be chosen
 REPEATS = 3
 CHOICE_FILE = "backend-choice.json"
@@ -98,6 +102,8 @@ def measure(bundle: ModelBundle, threads: int | None = None) -> dict[str, float]
     frame = synthetic_frames((288, 384), 1)[0]
     frame_ms = {}
     for name in CANDIDATES:
+        if name.endswith("int8") and not bundle.calibration_frames:
+            continue  # int8 graphs need the bundle's calibration frames
         try:
             runner = create_runner(bundle, name, bundle.prompt_config.max_components,
                                    threads=threads)

@@ -33,7 +33,8 @@ from .bench_cli import DEFAULT_BACKENDS, PRESETS, main  # noqa: F401 - main: the
 from .bundle import BundleError, ModelBundle, load_bundle, save_bundle
 from .clips import read_clip, synthetic_frames
 from .export.exporter import cache_root
-from .runners import Runner, create_runner, resolve_backend
+from .export.manifest import GraphsError
+from .runners import Runner, create_runner
 from .stream import StreamSegmenter
 
 STAGES = ("preprocess", "pns", "prompts", "sam", "postprocess", "total")
@@ -271,7 +272,10 @@ def _run(args: argparse.Namespace) -> int:
         configs = {source: replace(bundle.prompt_config,
                                    threshold=auto_threshold(bundle, frames[0]))
                    for source, frames in sources.items()}
-    names = (args.backends or DEFAULT_BACKENDS.get(preset or "", "torch-cpu,onnxruntime-cpu"))
+    cpu_default = "torch-cpu,onnxruntime-cpu"
+    if bundle.calibration_frames:  # int8 graphs can be made: measure them too
+        cpu_default += ",onnxruntime-cpu-int8"
+    names = (args.backends or DEFAULT_BACKENDS.get(preset or "", cpu_default))
     backends = [b.strip() for b in names.split(",") if b.strip()]
     options = {"threads": args.threads, "compile_mode": args.compile_mode,
                "cuda_graphs": args.cuda_graphs}
@@ -280,9 +284,10 @@ def _run(args: argparse.Namespace) -> int:
               "runs": [], "pns": [], "graphs": [], "skipped": {}}
     for backend in backends:
         try:
-            runner = create_runner(bundle, resolve_backend(backend),
-                                   bundle.prompt_config.max_components, **options)
-        except (RuntimeError, ImportError) as error:
+            # "auto" as the viewer resolves it (on a CPU: the measured, cached choice)
+            runner = create_runner(bundle, backend, bundle.prompt_config.max_components,
+                                   **options)
+        except (RuntimeError, ImportError, GraphsError) as error:
             report["skipped"][backend] = str(error).splitlines()[0]
             print(f"skipped {backend}: {report['skipped'][backend]}", flush=True)
             continue

@@ -28,8 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--model", type=Path, help="a bundle folder")
     source.add_argument("--preset", choices=sorted(PRESETS), default="small",
                         help="random-weight models of a given size (default: small)")
-    parser.add_argument("--backends", help="comma-separated back ends (default: torch-cpu,"
-                        "onnxruntime-cpu; for gpu-large: torch-cuda,torch-cuda-fp16,tensorrt-fp16)")
+    parser.add_argument("--backends", help="comma-separated back ends, auto as the viewer picks "
+                        "it (default: torch-cpu,onnxruntime-cpu, plus onnxruntime-cpu-int8 for a "
+                        "bundle with calibration frames; for gpu-large: torch-cuda,"
+                        "torch-cuda-fp16,tensorrt-fp16)")
     parser.add_argument("--frame-size", type=parse_size, metavar="HxW",
                         help="synthetic frame size (default: the preset's; clips keep theirs)")
     parser.add_argument("--clip", type=Path, help="also run on a real clip: a video file or a "

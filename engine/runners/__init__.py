@@ -5,8 +5,9 @@ encoders in int8, calibrated on the bundle's calibration/ frames; engine/export/
 onnxruntime-cuda, onnxruntime-cuda-fp16, tensorrt-fp16, tensorrt-fp32. Short names: torch,
 onnxruntime, tensorrt.
 "auto" picks TensorRT > PyTorch CUDA fp16 by what is installed and present; on a CPU,
-create_runner measures ONNX Runtime against PyTorch once per bundle and machine (engine/
-auto_backend.py), and resolve_backend("auto") names ONNX Runtime, the choice before measuring.
+create_runner measures ONNX Runtime int8 (bundles with calibration frames), ONNX Runtime fp32 and
+PyTorch once per bundle and machine (engine/auto_backend.py), and resolve_backend("auto") names
+ONNX Runtime fp32, the choice before measuring.
 """
 
 from __future__ import annotations
