@@ -25,6 +25,7 @@ import torch
 
 from .bundle import ModelBundle
 from .export.exporter import GRAPHS_REVISION, cache_root
+from .export.manifest import GraphsError
 
 # In order of preference: the first one measured is kept when there is no clear win.
 CANDIDATES = ("onnxruntime-cpu-int8", "onnxruntime-cpu", "torch-cpu")
@@ -108,6 +109,9 @@ def measure(bundle: ModelBundle, threads: int | None = None) -> dict[str, float]
             runner = create_runner(bundle, name, bundle.prompt_config.max_components,
                                    threads=threads)
         except ImportError:  # e.g. onnxruntime not installed: the other one is the choice
+            continue
+        except GraphsError as error:  # e.g. a damaged calibration frame: the next one, said why
+            print(f"backend auto: {name} skipped: {error}", file=sys.stderr, flush=True)
             continue
         try:
             graphs = bench_graphs(bundle, runner, frame, REPEATS)["graphs_ms"]

@@ -75,3 +75,18 @@ def test_auto_measures_int8_too_when_the_bundle_has_calibration_frames(
     assert set(choice.frame_ms) == set(CANDIDATES) and choice.backend == pick(choice.frame_ms)
     stream = StreamSegmenter(load_bundle(calibrated))  # backend="auto": the cached choice
     assert stream.backend_name == choice.backend
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="auto picks a CUDA back end there")
+def test_auto_skips_int8_with_one_line_when_a_calibration_frame_is_damaged(
+    small_bundle: ModelBundle, tmp_path, capsys: pytest.CaptureFixture
+) -> None:
+    damaged = tmp_path / "damaged"
+    shutil.copytree(small_bundle.path, damaged, ignore=shutil.ignore_patterns("onnx"))
+    (damaged / "calibration").mkdir()
+    (damaged / "calibration" / "0.jpg").write_bytes(b"not a picture")
+    choice = choose_cpu_backend(load_bundle(damaged))
+    assert set(choice.frame_ms) == {"onnxruntime-cpu", "torch-cpu"}
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith("backend auto: onnxruntime-cpu-int8 skipped: ")
+    assert "0.jpg: unreadable calibration frame" in lines[0] and len(lines) == 2

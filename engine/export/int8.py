@@ -67,13 +67,18 @@ def quantize_graph(
         # ONNX Runtime's recommended pre-pass (shape inference, graph optimisation); symbolic
         # shape inference is not needed, every shape here is fixed.
         prepared = Path(scratch) / "prepared.onnx"
-        quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
-        quantize_static(
-            str(prepared),
-            str(int8_path),
-            Frames(),
-            quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-        )
+        try:
+            quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+            quantize_static(
+                str(prepared),
+                str(int8_path),
+                Frames(),
+                quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+            )
+        except Exception as error:  # ONNX Runtime's tools raise many kinds; the user needs one
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise GraphsError(f"int8 quantisation of {fp32_path.name} failed ({first}); use "
+                              "--backend onnxruntime-cpu") from error
