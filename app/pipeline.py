@@ -39,6 +39,20 @@ class LivePipeline(StreamGraph):
         self._last_shown = shown
         return shown
 
+    def redraw_with_newer_result(self) -> ShownFrame | None:
+        """While paused: the frame on screen drawn again once a result newer than the one drawn
+        on it (the paused frame's own, at the latest) has arrived; else None. Without this a
+        paused picture kept the mask of an earlier frame, which sits beside the polyp wherever
+        the camera moved between the two."""
+        last, latest, good = self._last_shown, self.inference.latest(), self.annotator.good
+        if last is None or latest is None or latest.result is None:
+            return None
+        if latest.frame_index > last.index:  # not for this frame (a restarted source)
+            return None
+        if good is not None and latest.frame_index <= good.frame_index:
+            return None  # already drawn with it
+        return self.redraw()
+
     def toggle_overlay(self) -> bool:
         self.annotator.overlay_on = not self.annotator.overlay_on
         return self.annotator.overlay_on

@@ -122,6 +122,8 @@ class LiveWindow(QMainWindow):
             self.frames_shown += 1
             self._show(shown)
             self.strip.add(shown.timestamp, shown.record.polyp, shown.mode)
+        elif self.pipeline.capture.paused and (again := self.pipeline.redraw_with_newer_result()):
+            self._show(again)  # the paused frame gets its own mask once the model has it
         self._set_floating(self.banner, self.pipeline.problem())
         self._set_floating(self.notice, self.pipeline.notice())
 

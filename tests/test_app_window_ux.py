@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from app_testkit import FailingSegmenter, MaskLookupSegmenter
+from app_testkit import FailingSegmenter, MaskLookupSegmenter, SlowSegmenter
 from PyQt6.QtCore import QSize, Qt
 from PyQt6.QtGui import QImage
 from test_app_window import grab_view, open_window, wait_for_mode
@@ -83,6 +83,25 @@ def test_o_while_paused_redraws_the_frame_without_and_with_the_mask(qtbot, clip_
     assert changed.sum() > 300  # the mask is drawn again (the model's newest result for it) ...
     near_mask = cv2.dilate(again.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     assert not (changed & ~near_mask).any()  # ... and only there
+    window.close()
+
+
+def test_a_paused_frame_gets_its_own_mask_once_the_model_has_it(qtbot, clip_path, real_clip):
+    # A model slower than the source: when Space is pressed the frame on screen carries the mask
+    # of an earlier frame; paused, it must get its own as soon as the model has finished it.
+    segmenter = SlowSegmenter(real_clip, delay=0.25)
+    window = open_window(qtbot, LiveConfig(source=str(clip_path), loop=True), segmenter)
+    qtbot.waitUntil(lambda: window.last_shown is not None and window.last_shown.mask is not None,
+                    timeout=20_000)
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    wait_until_still(qtbot, window)
+    paused = window.last_shown
+    own = segmenter.masks[segmenter.nearest(paused.raw)]
+    qtbot.waitUntil(lambda: window.last_shown.record.result_frame == paused.record.frame,
+                    timeout=5_000)
+    shown = window.last_shown
+    assert shown.index == paused.index and shown.mode is OverlayMode.FRESH
+    assert np.array_equal(shown.mask, own)
     window.close()
 
 
