@@ -31,6 +31,9 @@ def main() -> int:
     parser.add_argument("--model", help="model bundle (default: the demo model in assets/)")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--seconds", type=float, default=4.0, help="wait before the shot")
+    parser.add_argument("--pause", type=float, metavar="SECONDS",
+                        help="press Space after SECONDS and shoot the paused frame with its own "
+                        "mask (the picture still, the model's result for it)")
     parser.add_argument("--out", default=str(REPO / "docs" / "screenshot.png"))
     args = parser.parse_args()
     app = QApplication(["polyp-live"])
@@ -40,15 +43,20 @@ def main() -> int:
     pipeline = LivePipeline(config, open_source(config.source), build_segmenter(config))
     window = LiveWindow(pipeline)
     window.start()
-    deadline = time.monotonic() + args.seconds
-    while time.monotonic() < deadline:
+    start = time.monotonic()
+    paused = False
+    while time.monotonic() < start + args.seconds:
+        if args.pause is not None and not paused and time.monotonic() >= start + args.pause:
+            paused = pipeline.toggle_pause()
         app.processEvents()
         time.sleep(0.005)
     shot = window.screen().grabWindow(int(window.winId()))  # from the X server
     shot.save(args.out)
     print(
         f"saved {args.out} ({shot.width()}x{shot.height()}), backend "
-        f"{pipeline.backend}, status: {window.status.text()}"
+        f"{pipeline.backend}, status: {window.status.text()}, source frame "
+        f"{window.last_shown.record.frame}, its result from frame "
+        f"{window.last_shown.record.result_frame}"
     )
     window.close()
     return 0
