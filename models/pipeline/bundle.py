@@ -207,13 +207,16 @@ def save_bundle(
         manifest["smoothing"] = asdict(smoothing)
     (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     if calibration:
+        for name in calibration:
+            if Path(name).suffix.lower() not in CALIBRATION_SUFFIXES or Path(name).name != name:
+                raise BundleError(f"calibration frame name {name!r}: a plain .jpg or .png name")
+        # Read before the folder is replaced: the frames may come from this very folder.
+        contents = {name: Path(source).read_bytes() for name, source in calibration.items()}
         folder = path / CALIBRATION_DIR
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
-        for name, source in calibration.items():
-            if Path(name).suffix.lower() not in CALIBRATION_SUFFIXES or Path(name).name != name:
-                raise BundleError(f"calibration frame name {name!r}: a plain .jpg or .png name")
-            shutil.copyfile(source, folder / name)
+        for name, data in contents.items():
+            (folder / name).write_bytes(data)
     return path
 
 
