@@ -3,10 +3,12 @@
 The first time a bundle runs on a machine, each CPU back end times the four graphs alone (as
 polyp-bench --per-graph does, a few repeats each); the estimate per frame is their sum (a frame on
 which SAM runs: the costly case). The first candidate stays the choice unless another is faster
-by more than MARGIN: ONNX Runtime with int8 encoders where the bundle has calibration frames
-(about 1.6x the frame rate of fp32 for masks within a few thousandths of its Dice, measured in
-BENCHMARKS.md: on a CPU a fresher mask shows the polyp where it is now), then ONNX Runtime fp32,
-whose threads do not busy-wait and so leave cores to the display and recorder, then PyTorch.
+by more than MARGIN. First, ONNX Runtime with int8 encoders, where the bundle has calibration
+frames and the CPU an 8-bit dot product (export/int8.py: VNNI or Arm dotprod; without one, 8-bit
+sums may saturate): about 1.6x the frame rate of fp32 for masks within a few thousandths of its
+Dice (BENCHMARKS.md), and on a CPU a fresher mask shows the polyp where it is now. Then ONNX
+Runtime fp32, whose threads do not busy-wait and so leave cores to the display and recorder;
+then PyTorch.
 The choice is kept in <cache>/backend-choice.json under the bundle's key and a machine key (CPU,
 cores, threads, library versions, graphs revision), and reused from then on.
 """
@@ -25,6 +27,7 @@ import torch
 
 from .bundle import ModelBundle
 from .export.exporter import GRAPHS_REVISION, cache_root
+from .export.int8 import has_int8_dot_product
 from .export.manifest import GraphsError
 
 # In order of preference: the first one measured is kept when there is no clear win.
@@ -103,8 +106,8 @@ def measure(bundle: ModelBundle, threads: int | None = None) -> dict[str, float]
     frame = synthetic_frames((288, 384), 1)[0]
     frame_ms = {}
     for name in CANDIDATES:
-        if name.endswith("int8") and not bundle.calibration_frames:
-            continue  # int8 graphs need the bundle's calibration frames
+        if name.endswith("int8") and not (bundle.calibration_frames and has_int8_dot_product()):
+            continue  # int8 needs the bundle's calibration frames and a CPU that does it exactly
         try:
             runner = create_runner(bundle, name, bundle.prompt_config.max_components,
                                    threads=threads)

@@ -17,7 +17,7 @@ from test_app_cli import assert_one_line_error, polyp_live
 from engine.bundle import load_bundle
 from engine.clips import read_clip
 from engine.export import main as export_main
-from engine.export.int8 import QUANTIZED_GRAPHS
+from engine.export.int8 import QUANTIZED_GRAPHS, has_int8_dot_product
 from engine.export.manifest import GraphManifest, GraphsError
 from engine.runners import create_runner
 from engine.stream import StreamSegmenter
@@ -100,3 +100,12 @@ def test_a_bundle_without_calibration_frames_is_one_line(tmp_path, engine_cache)
                         "--source", str(REPO / "assets" / "demo_clip.mp4"), "--headless",
                         "--max-frames", "2")
     assert_one_line_error(result, "calibration")
+
+
+def test_the_int8_dot_product_is_read_from_the_cpu_flags():
+    xeon = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n"
+    old_x86 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\nbugs\t\t: spectre_v1\n"
+    arm = "processor\t: 0\nFeatures\t: fp asimd crc32 atomics asimddp\n"
+    assert has_int8_dot_product(xeon) and has_int8_dot_product(arm)
+    assert not has_int8_dot_product(old_x86) and not has_int8_dot_product("")
+    assert not has_int8_dot_product("model name\t: avx512_vnni lookalike\n")  # flags lines only

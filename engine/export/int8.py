@@ -22,6 +22,29 @@ from ..bundle import ModelBundle
 from .manifest import GraphsError
 
 QUANTIZED_GRAPHS = ("pns_encoder", "sam_encoder")
+# CPU features with an 8-bit dot product that does not saturate (x86 VNNI / AMX, Arm dotprod).
+# Without one, 8-bit convolutions run through 16-bit intermediate sums that can overflow
+# ("saturation", worse for efficient nets such as these), so the int8 masks may be less accurate
+# there than the measurements in BENCHMARKS.md (taken on a CPU with AVX-512 VNNI).
+INT8_DOT_FLAGS = ("avx512_vnni", "avx512vnni", "avx_vnni", "amx_int8", "asimddp")
+CPUINFO = Path("/proc/cpuinfo")
+
+
+def has_int8_dot_product(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU (or the given /proc/cpuinfo text) has one of INT8_DOT_FLAGS; False
+    where it cannot be told (no /proc/cpuinfo: not Linux)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = CPUINFO.read_text(errors="replace")
+        except OSError:
+            return False
+    for line in cpuinfo.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip().lower() in ("flags", "features") and set(value.split()) & set(
+            INT8_DOT_FLAGS
+        ):
+            return True
+    return False
 
 
 def calibration_inputs(bundle: ModelBundle) -> dict[str, list[np.ndarray]]:

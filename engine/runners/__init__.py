@@ -12,6 +12,8 @@ ONNX Runtime fp32, the choice before measuring.
 
 from __future__ import annotations
 
+import sys
+
 import torch
 
 from models.pipeline.bundle import ModelBundle
@@ -89,6 +91,14 @@ def create_runner(
     precision = "fp16" if fp16 else "int8" if int8 else "fp32"
     if family == "onnxruntime":
         from .onnx_runner import OnnxRunner
+
+        if int8:
+            from ..export.int8 import has_int8_dot_product
+
+            if not has_int8_dot_product():
+                print(f"polyp-live: warning: {name} on a CPU without an 8-bit dot product (VNNI, "
+                      "Arm dotprod): its masks may be less accurate here; onnxruntime-cpu is "
+                      "exact", file=sys.stderr, flush=True)
 
         manifest = ensure_graphs(bundle, precision)
         return OnnxRunner(manifest, device, precision, options.get("threads"))
