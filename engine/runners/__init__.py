@@ -92,16 +92,16 @@ def create_runner(
     if family == "onnxruntime":
         from .onnx_runner import OnnxRunner
 
+        manifest = ensure_graphs(bundle, precision)
+        runner = OnnxRunner(manifest, device, precision, options.get("threads"))
         if int8:
             from ..export.int8 import has_int8_dot_product
 
-            if not has_int8_dot_product():
-                print(f"polyp-live: warning: {name} on a CPU without an 8-bit dot product (VNNI, "
-                      "Arm dotprod): its masks may be less accurate here; onnxruntime-cpu is "
-                      "exact", file=sys.stderr, flush=True)
-
-        manifest = ensure_graphs(bundle, precision)
-        return OnnxRunner(manifest, device, precision, options.get("threads"))
+            if not has_int8_dot_product():  # said once the graphs exist (errors come first)
+                print(f"warning: {name} on a CPU without an 8-bit dot product (VNNI, Arm "
+                      "dotprod): its masks may be less accurate here; onnxruntime-cpu is exact",
+                      file=sys.stderr, flush=True)
+        return runner
     from ..tensorrt import import_tensorrt
     from .tensorrt_runner import TensorRTRunner
 
