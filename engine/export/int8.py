@@ -1,6 +1,6 @@
 """int8 graphs for ONNX Runtime on a CPU: the two convolutional encoders quantised statically.
 
-Why these two: on a CPU they are most of a frame's time (the SAM image encoder alone ~60%), and
+Why these two: on a CPU they are most of a frame's time (the SAM image encoder alone over half), and
 convolutions run about twice as fast in int8 (per-channel int8 weights, uint8 activations, QDQ
 format, ONNX Runtime's QLinearConv kernels). The PNS+ temporal head and SAM's prompt decoder
 (attention, small tensors, logits whose sign is the mask) stay fp32: little to win there and
