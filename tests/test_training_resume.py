@@ -6,6 +6,7 @@ SAMIHS's trainable-only weight files (rebuilt on top of the base checkpoint when
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from safetensors.torch import load_file
 
 from models import build_samihs
 from training.config import load_config
+from training.errors import ConfigError
 from training.trainer import PnsTask, SamTask, train
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cvc-clinicdb"
@@ -22,8 +24,10 @@ FIXTURE = Path(__file__).parent / "fixtures" / "cvc-clinicdb"
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def overrides(kind: str, out_dir: Path, epochs: int, base: Path | None) -> list[str]:
-    common = [
+def overrides(
+    kind: str, out_dir: Path, epochs: int, base: Path | None, extra: tuple[str, ...] = ()
+) -> list[str]:
+    common = [*extra,
         f"data.train=[{{root: {FIXTURE}}}]",
         f"data.val=[{{root: {FIXTURE}}}]",
         "data.augment=true",
@@ -48,8 +52,15 @@ def overrides(kind: str, out_dir: Path, epochs: int, base: Path | None) -> list[
     ]
 
 
-def run(kind: str, out_dir: Path, epochs: int, base: Path | None, resume: bool = False):
-    config = load_config(kind, None, overrides(kind, out_dir, epochs, base))
+def run(
+    kind: str,
+    out_dir: Path,
+    epochs: int,
+    base: Path | None,
+    resume: bool = False,
+    extra: tuple[str, ...] = (),
+):
+    config = load_config(kind, None, overrides(kind, out_dir, epochs, base, extra))
     task = SamTask(config) if kind == "sam" else PnsTask(config)
     return train(task, config, resume=resume)
 
@@ -81,3 +92,30 @@ def test_resume_equals_uninterrupted(kind: str, tmp_path: Path, sam_checkpoint_f
         )
         assert "image_encoder.patch_embed.proj.weight" not in saved
     assert any(not torch.equal(first[k], expected[k]) for k in saved)  # epoch 2 did change it
+
+
+def test_weight_average_is_the_mean_of_the_epochs_and_survives_resume(tmp_path: Path):
+    average = ("optim.average_from=2",)
+    first = run("pns", tmp_path / "split", 2, None, extra=average).model.state_dict()
+    first = {k: v.clone() for k, v in first.items()}
+    only = load_file(str(tmp_path / "split" / "average.safetensors"))  # epoch 2 alone so far
+    assert all(torch.equal(value, first[key]) for key, value in only.items())
+    second = run("pns", tmp_path / "split", 3, None, resume=True, extra=average).model.state_dict()
+    saved = load_file(str(tmp_path / "split" / "average.safetensors"))
+    assert saved.keys() == load_file(str(tmp_path / "split" / "last.safetensors")).keys()
+    moved = 0
+    for key, value in saved.items():
+        if value.is_floating_point():  # weights and BatchNorm statistics: the mean of 2 and 3
+            assert torch.allclose(value, (first[key] + second[key]) / 2, atol=1e-6), key
+            moved += int(not torch.equal(first[key], second[key]))
+    assert moved > 0
+    assert json.loads((tmp_path / "split" / "average.json").read_text())["epochs"] == [2, 3]
+    # the same three epochs without a stop give the same average
+    run("pns", tmp_path / "straight", 3, None, extra=average)
+    straight = load_file(str(tmp_path / "straight" / "average.safetensors"))
+    assert all(torch.equal(straight[key], value) for key, value in saved.items())
+
+
+def test_weight_average_outside_the_run_is_a_config_error(tmp_path: Path):
+    with pytest.raises(ConfigError, match="optim.average_from must be an epoch from 1 to"):
+        run("pns", tmp_path / "out", 2, None, extra=("optim.average_from=3",))

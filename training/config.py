@@ -125,7 +125,10 @@ class OptimConfig:
     grad_clamp: clamp every gradient value to +-grad_clamp (null: off).
     steps_per_epoch: cap on optimizer steps per epoch (null: the whole training set).
     schedule: step (StepLR) or cosine (per epoch, down to lr * 0.01 at the last epoch).
-    pretrained_lr_scale: the pretrained backbone's lr relative to the new layers' lr."""
+    pretrained_lr_scale: the pretrained backbone's lr relative to the new layers' lr.
+    average_from: from this epoch (1-based) on, also keep the equal-weight average of the weights
+    at the end of each epoch (stochastic weight averaging: parameters and BatchNorm statistics);
+    null: off. Written as average.safetensors and validated after the last epoch."""
 
     lr: float = 5e-4
     weight_decay: float = 0.0
@@ -137,6 +140,7 @@ class OptimConfig:
     steps_per_epoch: int | None = None
     schedule: str = "step"
     pretrained_lr_scale: float = 1.0
+    average_from: int | None = None
 
 
 @dataclass

@@ -4,6 +4,8 @@ Files in run.out_dir:
   last.safetensors + last.state.pt   weights, and optimizer / scheduler / scaler / RNG / epoch
                                      state, written after every epoch (`--resume` reads them)
   best.safetensors + best.json       the epoch with the best validation `run.best_metric`
+  average.safetensors + average.json with optim.average_from: the mean of the weights at the end
+                                     of epochs average_from..epochs, and its validation
   config.yaml                        the resolved config; tb/ the TensorBoard logs
 """
 
@@ -19,6 +21,7 @@ import torch
 import yaml
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
@@ -73,6 +76,16 @@ class Trainer:
             weight_decay=optim.weight_decay,
         )
         self.scheduler = build_scheduler(self.optimizer, optim)
+        if optim.average_from is not None and not 1 <= optim.average_from <= optim.epochs:
+            raise ConfigError(
+                f"optim.average_from must be an epoch from 1 to optim.epochs ({optim.epochs}), "
+                f"got {optim.average_from}"
+            )
+        # use_buffers: BatchNorm statistics are averaged with the weights, so the average needs
+        # no extra pass over the data to re-estimate them
+        self.average = (
+            None if optim.average_from is None else AveragedModel(self.model, use_buffers=True)
+        )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
         self.dataset = task.train_dataset()
         self.val_videos = task.val_videos()
@@ -113,10 +126,14 @@ class Trainer:
                 loss, rate = self._train_epoch(epoch)
                 if self.scheduler is not None:
                     self.scheduler.step()
+                if self.average is not None and epoch + 1 >= self.config.optim.average_from:
+                    self.average.update_parameters(self.model)
                 if self.context.is_main:
                     report = self._validate(epoch)
                     self._log_epoch(epoch, loss, rate, report)
                     self._save(epoch, report)
+                    if self.average is not None and epoch + 1 == epochs:
+                        self._save_average(epoch)
                 self.context.barrier()
         finally:
             if self.writer is not None:
@@ -178,8 +195,8 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         return float(loss.item())
 
-    def _validate(self, epoch: int) -> Report:
-        predictor = self.task.predictor(self.model, self.device)
+    def _validate(self, epoch: int, model: nn.Module | None = None) -> Report:
+        predictor = self.task.predictor(self.model if model is None else model, self.device)
         return score_predictor(predictor, self.val_videos, progress=self.config.run.progress)
 
     # -- logging and checkpoints --------------------------------------------------------------
@@ -225,7 +242,20 @@ class Trainer:
                 "scaler": self.scaler.state_dict(),
                 "rng": checkpoint.rng_state(),
                 "best": self.best,
+                "average": None if self.average is None else self.average.state_dict(),
             },
+        )
+
+    def _save_average(self, epoch: int) -> None:
+        """The weight average: its file, and its validation beside the last epoch's."""
+        first = self.config.optim.average_from
+        report = self._validate(epoch, self.average.module)
+        metrics = report.metrics
+        shown = "  ".join(f"{header} {metrics[key]:.3f}" for key, header in METRIC_ORDER[:4])
+        print(f"{self.task.name} average of epochs {first}-{epoch + 1}: val {shown}", flush=True)
+        self.task.save_weights(self.average.module, self.out_dir / "average.safetensors")
+        (self.out_dir / "average.json").write_text(
+            json.dumps({"epochs": [first, epoch + 1], "metrics": metrics}, indent=2)
         )
 
     def _resume(self) -> None:
@@ -238,6 +268,13 @@ class Trainer:
         checkpoint.set_rng_state(state["rng"])
         self.start_epoch = int(state["epoch"])
         self.best = state["best"]
+        if self.average is not None:
+            if state.get("average") is None:
+                raise ConfigError(
+                    f"{self.out_dir}: this run kept no weight average; resume it without "
+                    "optim.average_from, or start a new run"
+                )
+            self.average.load_state_dict(state["average"])
 
 
 def parameter_groups(
