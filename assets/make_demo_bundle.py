@@ -6,8 +6,8 @@ with SAM_STAGE runs/sam_swa/average.safetensors and PNS_PLUS runs/pns_swa/averag
 (the weight averages of the last training phases).
 Prompts: box + point per PNS+ component (the SAM stage trained with GT box + point prompts);
 presence hysteresis with its default settings (models/pipeline/smoothing.py). The SAM stage,
-trained at 256 with zoom augmentation and then at 320, runs at 320 (`--sam-image-size`, the manifest's
-samihs.image_size; BENCHMARKS.md, "The SAM stage at 320").
+trained at 256 with zoom augmentation and then at 320, runs at 320 (`--sam-image-size`, the
+manifest's samihs.image_size; BENCHMARKS.md, "The SAM stage at 320").
 Weights are stored in fp16 (half the size; computed in fp32 after loading) where parity holds:
 both files, else the SAM stage alone (PNS+ is small, and its prompt threshold is the sensitive
 cut), else neither; parity is a mean mask IoU >= 0.99 against fp32 over the demo clip's frames.
