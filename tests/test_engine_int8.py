@@ -82,7 +82,7 @@ def test_int8_masks_match_fp32_on_the_held_out_demo_clip(exported):
             dice[name].append(2 * (mask & truth).sum() / max(1, mask.sum() + truth.sum()))
     print(f"int8 vs fp32 mask IoU {np.mean(ious):.3f}; Dice "
           + ", ".join(f"{name} {np.mean(values):.3f}" for name, values in dice.items()))
-    assert len(ious) == 109 and np.mean(ious) > 0.85  # measured 0.922 (AMD EPYC)
+    assert len(ious) == 109 and np.mean(ious) > 0.85  # measured 0.894 (AMD EPYC)
     # the polyps are still found: int8 costs at most a little Dice
     assert np.mean(dice["onnxruntime-cpu-int8"]) > np.mean(dice["onnxruntime-cpu"]) - 0.02
 
