@@ -19,14 +19,15 @@ from models.samihs.checkpoint import file_sha256
 from ..bundle import ModelBundle
 from .fp16 import convert_to_fp16
 from .graphs import OPSET, export_graph, graph_modules, graph_specs
-from .int8 import QUANTIZED_GRAPHS, calibration_inputs, quantize_graph
+from .int8 import FLOAT_LAYERS, QUANTIZED_GRAPHS, calibration_inputs, quantize_graph
 from .manifest import DEFAULT_PRECISIONS, GRAPHS_FORMAT, PRECISIONS, GraphManifest, GraphsError
 
 CACHE_ENV = "POLYP_LIVE_CACHE"
 # Bumped when the exported graphs change for the same weights; ensure_graphs re-exports older
 # ones. 2: PNS+ window attention as one gather (a handful of nodes instead of ~1000 slices).
 # 3: the PNS+ frame encoder takes one frame (fixed shapes), single-slope PReLU as LeakyReLU.
-GRAPHS_REVISION = 3
+# 4: the int8 SAM image encoder keeps its first layers in fp32 (int8.FLOAT_LAYERS).
+GRAPHS_REVISION = 4
 
 
 def export_graphs(
@@ -66,7 +67,8 @@ def export_graphs(
             if name in QUANTIZED_GRAPHS:
                 assert calibration is not None
                 int8_path = out_dir / f"{name}.int8.onnx"
-                quantize_graph(fp32_path, int8_path, spec.inputs[0].name, calibration[name])
+                quantize_graph(fp32_path, int8_path, spec.inputs[0].name, calibration[name],
+                               FLOAT_LAYERS.get(name, ()))
                 files["int8"] = {"file": int8_path.name, "sha256": file_sha256(int8_path),
                                  "calibration_frames": len(calibration[name])}
         if "fp32" in precisions:
