@@ -29,7 +29,8 @@ QUANTIZED_GRAPHS = ("pns_encoder", "sam_encoder")
 # convolutions) in fp32 brings its masks closer to the fp32 ones (mean mask IoU 0.973 -> 0.980 on
 # 120 training frames) and the graph is no slower (these small convolutions gain nothing from
 # int8). Later stages helped little and cost time; the PNS+ encoder's int8 costs nothing held
-# out (BENCHMARKS.md, "The SAM encoder's first layers in fp32").
+# out (BENCHMARKS.md, "The SAM encoder's first layers in fp32"). The names are those of the
+# EfficientNet-Lite SAM stages; a ViT image encoder has no such nodes and is quantised whole.
 FLOAT_LAYERS = {
     "sam_encoder": ("/image_encoder/trunk/conv_stem/", "/image_encoder/trunk/blocks.0/"),
 }
