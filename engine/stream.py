@@ -1,6 +1,7 @@
 """The streaming segmenter: the inference sequence (models.pipeline) on a bundle and a back end.
 
-    source -> preprocess -> PNS+ (frame encoder -> ring buffer -> temporal head) -> prompts
+    source -> field of view (a capture screen cropped to the picture) -> preprocess
+           -> PNS+ (frame encoder -> ring buffer -> temporal head) -> prompts
            -> SAM (only when there is a prompt) -> postprocess (mask back to the frame size)
 
 The stages are models.pipeline.InferenceSequence, the same code polyp-eval and training

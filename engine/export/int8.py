@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from models.pipeline.field_of_view import find_field_of_view
 from models.pipeline.preprocess import FramePreprocessor
 
 from ..bundle import ModelBundle
@@ -73,7 +74,8 @@ def calibration_inputs(bundle: ModelBundle) -> dict[str, list[np.ndarray]]:
         frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if frame is None:
             raise GraphsError(f"{path}: unreadable calibration frame; replace or delete it")
-        preprocessor.start(frame)
+        view = find_field_of_view(frame)  # cropped as the live path crops a capture screen
+        preprocessor.start(view.crop(frame) if view is not None else frame)
         inputs["pns_encoder"].append(preprocessor.pns_input().numpy())
         inputs["sam_encoder"].append(preprocessor.sam_input()[0].numpy())
     return inputs

@@ -7,6 +7,7 @@ and training validation (models.PolypSegmenter), polyp-bench.
 from .bundle import BundleError, ModelBundle, load_bundle, save_bundle
 from .cut_detector import DEFAULT_CUT_THRESHOLD, CutDetector
 from .feature_ring import FeatureRing
+from .field_of_view import FieldOfView, FieldOfViewTracker, find_field_of_view
 from .pns_step import PnsStep, StreamingPNS
 from .postprocess import MASK_THRESHOLD, Postprocess, probability_to_grey
 from .preprocess import FramePreprocessor, check_frame
@@ -37,6 +38,8 @@ __all__ = [
     "BundleError",
     "CutDetector",
     "FeatureRing",
+    "FieldOfView",
+    "FieldOfViewTracker",
     "FramePreprocessor",
     "FrameResult",
     "InferenceSequence",
@@ -52,6 +55,7 @@ __all__ = [
     "StreamingPNS",
     "TorchRunner",
     "check_frame",
+    "find_field_of_view",
     "load_bundle",
     "oracle_probability",
     "probability_to_grey",

@@ -8,6 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from ..prompts import Prompts
+from .field_of_view import FieldOfView
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class FrameResult:
     prompts: the prompts SAM received, in frame coordinates (`.empty` when SAM was skipped and
       always for source "autosam", whose prompt is dense and internal); None when not kept.
     source: the prompt source that produced the result (see prompt_sources.PROMPT_SOURCES).
+    field_of_view: the crop of the frame the networks saw when the frame had wide black margins
+      (field_of_view.py), else None; `prompts` and `pns_probability` are then of that crop,
+      everything else of the whole frame.
     """
 
     probability: np.ndarray
@@ -58,6 +62,7 @@ class FrameResult:
     cut: bool = False
     prompts: Prompts | None = None
     source: str = "pns"
+    field_of_view: FieldOfView | None = None
 
     @property
     def sam_ran(self) -> bool:

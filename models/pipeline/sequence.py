@@ -1,8 +1,13 @@
 """The one inference sequence: every front end (viewer, polyp-eval, training validation,
 polyp-bench) segments frames with it.
 
-    frame -> preprocess -> [cut check] -> PNS+ step (frame encoder -> feature ring -> temporal head)
+    frame -> field of view -> preprocess -> [cut check]
+          -> PNS+ step (frame encoder -> feature ring -> temporal head)
           -> prompts (prompt source) -> SAM (only when there is a prompt) -> postprocess
+
+A frame with wide black margins (a capture card's whole screen) is cropped to the endoscope's
+picture first and the result pasted back (field_of_view.py); the networks see what they saw in
+training.
 
 On a runner with `parallel_sam_image`, while a polyp is in view SAM's image step starts on a
 second thread before the PNS+ step (sam_image_lane.py); the outputs are the same.
@@ -17,15 +22,17 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import wait
 from contextlib import contextmanager
+from dataclasses import replace
 
 import numpy as np
 import torch
 
 from ..prompts import Prompts
 from .cut_detector import CutDetector
+from .field_of_view import FieldOfView, FieldOfViewTracker
 from .pns_step import PnsStep
 from .postprocess import Postprocess
-from .preprocess import FramePreprocessor
+from .preprocess import FramePreprocessor, check_frame
 from .prompt_sources import PromptStage
 from .result import FrameResult, StageTimings
 from .runner import Runner
@@ -60,6 +67,7 @@ class InferenceSequence:
         self.preprocessor = FramePreprocessor(
             pns_input_size, image_size, channel_order, self.device
         )
+        self.field_of_view = FieldOfViewTracker()
         self.pns_step = PnsStep(runner)
         self.cuts = CutDetector(cut_threshold)
         self.postprocess = Postprocess(smoothing)
@@ -72,6 +80,7 @@ class InferenceSequence:
 
     def reset(self) -> None:
         """New stream: the next frame becomes the anchor and fills the window."""
+        self.field_of_view.reset()
         self.pns_step.reset()
         self.cuts.reset()
         self.postprocess.reset()
@@ -90,17 +99,29 @@ class InferenceSequence:
         pns_map: a PNS+ map saved earlier (any size, a resize of the frame) to prompt from
           instead of running the PNS+ step (training validation on saved maps).
         """
+        frame_size = check_frame(frame).shape[:2]
+        view_changed = self.field_of_view.update(frame)
+        view = self.field_of_view.current
+        if view is not None:
+            frame = view.crop(frame)
+            gt_mask = view.crop(gt_mask) if gt_mask is not None else None
+            pns_map = view.crop_resized(pns_map, frame_size) if pns_map is not None else None
         with torch_threads(self.runner.glue_threads):
-            return self._process(frame, gt_mask, pns_map)
+            result = self._process(frame, gt_mask, pns_map, view_changed)
+        return result if view is None else _in_whole_frame(result, view, frame_size)
 
     def _process(
-        self, frame: np.ndarray, gt_mask: np.ndarray | None, pns_map: np.ndarray | None
+        self,
+        frame: np.ndarray,
+        gt_mask: np.ndarray | None,
+        pns_map: np.ndarray | None,
+        view_changed: bool,
     ) -> FrameResult:
         stage = self.prompt_stage
         clock = _StageClock(self.runner)
         pre = self.preprocessor
         pre.start(frame)
-        cut = self.cuts(frame)
+        cut = self.cuts(frame) or view_changed  # frames cropped differently do not mix
         if cut:
             self.pns_step.reset()
             self.postprocess.reset()
@@ -168,6 +189,19 @@ def _result(
         cut=cut,
         prompts=stage.as_given(in_frame),
         source=stage.source,
+    )
+
+
+def _in_whole_frame(
+    result: FrameResult, view: FieldOfView, frame_size: tuple[int, int]
+) -> FrameResult:
+    """A result for the field of view's crop, put back in the whole frame's coordinates."""
+    return replace(
+        result,
+        probability=view.paste(result.probability, frame_size),
+        mask=view.paste(result.mask, frame_size),
+        boxes=result.boxes + view.offset,
+        field_of_view=view,
     )
 
 
