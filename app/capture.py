@@ -183,6 +183,10 @@ class CaptureStage:
     def _recover(self) -> bool:
         """End of a file: loop or stop. Lost device/stream: reopen with backoff until stopped."""
         if not self.source.is_live:
+            if self.source.end_message:  # an unreadable frame in a folder
+                self.message = self.source.end_message
+                self.end_reason = "source error"
+                return False
             if not self.loop:
                 self.message = "end of video"
                 self.end_reason = "end of source"

@@ -123,7 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Live polyp segmentation viewer: capture, overlay, record.",
         argument_default=None,
     )
-    p.add_argument("--source", help="video file, capture device index, /dev/videoN, or URL")
+    p.add_argument(
+        "--source",
+        help="video file, folder of frames (e.g. a SUN-SEG case), capture device index, "
+        "/dev/videoN, or URL",
+    )
     p.add_argument(
         "--model", metavar="DIR",
         help="model bundle folder (written by polyp-export --out DIR); default: the demo model "

@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"wrote {path}")
     if seen:
         return 128 + seen[0]
+    if pipeline.capture.end_reason == "source error":  # e.g. an unreadable frame in a folder
+        return _error(pipeline.capture.message)
     return 0
 
 

@@ -17,7 +17,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,7 @@ class SessionRecorder:
         realtime: bool = True,
         source: str = "",
         video_name: str = "video",
+        frame_names: Sequence[str] | None = None,
         backend: str = "",
         model: str = "",
         report: bool = True,
@@ -94,6 +95,7 @@ class SessionRecorder:
             self.paths["raw"] = self.folder / f"{self.stem}_raw.{container}"
         if record_masks:  # <stem>_masks/<video>/<frame>.png: the layout polyp-eval --pred reads
             self.paths["masks"] = self.folder / f"{self.stem}_masks" / video_name
+        self.frame_names = list(frame_names) if frame_names is not None else None
         if report:
             self.paths["report"] = self.folder / f"{self.stem}_report.html"
         self.prepare = prepare
@@ -229,10 +231,11 @@ class SessionRecorder:
             private_dir(self.paths["masks"])
 
     def _write_mask(self, item: RecordItem) -> None:
-        """`<frame>.png` (its position in the source, the name polyp-eval --pred pairs with the
-        source's frames): the probability as grey (a bool mask as 0/255); all 0 without a result.
-        A frame seen again (a looped file, a reconnected stream) gets `<frame>_s<session frame>`,
-        so no map overwrites another."""
+        """`<frame>.png` (its position in the source, or for a folder of frames its file's
+        name: the name polyp-eval --pred pairs with the source's frames): the probability as
+        grey (a bool mask as 0/255); all 0 without a result. A frame seen again (a looped
+        file, a reconnected stream) gets `<frame>_s<session frame>`, so no map overwrites
+        another."""
         height, width = item.annotated.shape[:2]
         if item.mask is None:
             grey = np.zeros((height, width), np.uint8)
@@ -241,7 +244,8 @@ class SessionRecorder:
         else:
             grey = probability_to_grey(item.mask)
         record = item.record
-        name = f"{record.frame:06d}"
+        names = self.frame_names
+        name = names[record.frame] if names and record.frame < len(names) else f"{record.frame:06d}"
         if record.session_frame is not None and record.session_frame != record.frame:
             name += f"_s{record.session_frame:06d}"
         path = self.paths["masks"] / f"{name}.png"

@@ -1,4 +1,5 @@
-"""Video sources: a file, a capture device (index or /dev/videoN) or a stream URL, via OpenCV."""
+"""Video sources: a file, a folder of frames, a capture device (index or /dev/videoN) or a
+stream URL, via OpenCV."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ class SourceError(ValueError):
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """What --source names. kind: 'file', 'device' (index or /dev/videoN) or 'url'."""
+    """What --source names. kind: 'file', 'folder' (of frames), 'device' (index or
+    /dev/videoN) or 'url'."""
 
     kind: str
     target: str | int
@@ -33,14 +35,16 @@ class SourceSpec:
 
     @property
     def is_live(self) -> bool:
-        return self.kind != "file"
+        return self.kind in ("device", "url")
 
     @property
     def name(self) -> str:
-        """A folder name for the source's recorded masks: a file's stem, else a safe form of
-        the device or URL."""
+        """A folder name for the source's recorded masks: a file's stem, a folder's name (a
+        SUN-SEG case, as its GT folder is named), else a safe form of the device or URL."""
         if self.kind == "file":
             return Path(str(self.target)).stem
+        if self.kind == "folder":
+            return Path(str(self.target)).resolve().name
         text = str(self.target).rstrip("/").rsplit("/", 1)[-1] or "stream"
         return re.sub(r"[^A-Za-z0-9._-]+", "_", text if self.kind == "url" else f"device_{text}")
 
@@ -56,7 +60,8 @@ class CaptureOptions:
 
 
 def parse_source(text: str) -> SourceSpec:
-    """'3' -> device 3, '/dev/video0' -> device, 'rtsp://..' -> url, anything else -> file."""
+    """'3' -> device 3, '/dev/video0' -> device, 'rtsp://..' -> url, a folder -> folder of
+    frames, anything else -> file."""
     value = text.strip()
     if re.fullmatch(r"\d+", value):
         return SourceSpec("device", int(value), value)
@@ -64,6 +69,8 @@ def parse_source(text: str) -> SourceSpec:
         return SourceSpec("device", value, value)
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", value):
         return SourceSpec("url", value, value)
+    if Path(value).is_dir():
+        return SourceSpec("folder", value, value)
     return SourceSpec("file", value, value)
 
 
@@ -101,7 +108,9 @@ def _devices_hint() -> str:
 
 
 class VideoSource:
-    """One opened cv2.VideoCapture; `open()` checks that a first frame can be read."""
+    """One opened cv2.VideoCapture, or a folder's image files in order; `open()` checks that a
+    first frame can be read. `frame_names`: a folder's file stems, one per frame (the names its
+    recorded masks take), else None."""
 
     def __init__(self, spec: SourceSpec, options: CaptureOptions | None = None) -> None:
         self.spec = spec
@@ -111,6 +120,10 @@ class VideoSource:
         self.fps: float = 0.0
         self.frame_count: int = 0
         self.frame_size: tuple[int, int] | None = None  # (width, height) of the first frame
+        self.frame_names: list[str] | None = None
+        self.end_message = ""  # why a file or folder ended early, when it did
+        self._files: list[Path] = []
+        self._next_file = 0
 
     @property
     def is_live(self) -> bool:
@@ -120,6 +133,10 @@ class VideoSource:
         """Opens the source and reads its first frame; raises SourceError on failure."""
         self.release()
         spec = self.spec
+        self.end_message = ""
+        if spec.kind == "folder":
+            self._open_folder(Path(str(spec.target)))
+            return
         if spec.kind == "file":
             path = Path(str(spec.target))
             if not path.exists():
@@ -140,6 +157,35 @@ class VideoSource:
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and 1.0 <= fps <= 1000.0 else 0.0
         self.frame_count = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+
+    def _open_folder(self, path: Path) -> None:
+        from engine.clips import frame_files  # here: `polyp-live --help` must not load torch
+
+        files = frame_files(path)
+        if not files:
+            raise SourceError(f"folder {path} holds no images (.jpg, .png, ...); pass a folder of "
+                              "frames or a video file to --source")
+        self._files, self._next_file = files, 0
+        first = self._read_file()
+        if first is None:
+            raise SourceError(self.end_message)
+        self._first = first
+        self.frame_size = (first.shape[1], first.shape[0])
+        self.frame_names = [file.stem for file in files]
+        self.fps, self.frame_count = 0.0, len(files)
+
+    def _read_file(self) -> np.ndarray | None:
+        """The folder's next image; None at the end, or at an unreadable image (named in
+        `end_message`: the frames after it are not shown, as after a damaged video's)."""
+        if self._next_file >= len(self._files):
+            return None
+        file = self._files[self._next_file]
+        self._next_file += 1
+        frame = cv2.imread(str(file), cv2.IMREAD_COLOR)
+        if frame is None:
+            self.end_message = (f"{file}: not a readable image; the frames after it were not "
+                                "read (replace or remove it)")
+        return frame
 
     def _make_capture(self) -> cv2.VideoCapture:
         spec, options = self.spec, self.options
@@ -175,6 +221,8 @@ class VideoSource:
         if self._first is not None:
             frame, self._first = self._first, None
             return frame
+        if self._files:
+            return self._read_file()
         if self._capture is None:
             return None
         ok, frame = self._capture.read()
@@ -184,6 +232,7 @@ class VideoSource:
         if self._capture is not None:
             self._capture.release()
         self._capture, self._first = None, None
+        self._files, self._next_file = [], 0
 
 
 def open_source(text: str, options: CaptureOptions | None = None) -> VideoSource:

@@ -28,13 +28,19 @@ def read_clip(path: str | Path, limit: int | None = None) -> list[np.ndarray]:
     return frames
 
 
-def _read_folder(path: Path, limit: int | None) -> list[np.ndarray]:
+def frame_files(path: str | Path) -> list[Path]:
+    """The image files of a folder of frames, in video order (SUN-SEG's numbering, else a
+    natural sort: 9 before 10). A SUN-SEG-style case folder with Frame/ inside is read there."""
+    path = Path(path)
     if (path / "Frame").is_dir():  # a SUN-SEG-style case folder with Frame/ and GT/
         path = path / "Frame"
-    files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
-                   key=lambda p: frame_sort_key(p.name))
+    return sorted((p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+                  key=lambda p: frame_sort_key(p.name))
+
+
+def _read_folder(path: Path, limit: int | None) -> list[np.ndarray]:
     frames = []
-    for file in files[:limit]:
+    for file in frame_files(path)[:limit]:
         frame = cv2.imread(str(file), cv2.IMREAD_COLOR)
         if frame is None:
             raise ValueError(f"{file}: unreadable image; remove it or fix the folder")

@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from app_testkit import encode_clip
@@ -32,6 +33,40 @@ def test_parse_source_kinds():
     assert not parse_source("clip.mp4").is_live
 
 
+def test_a_folder_of_frames_plays_in_order_and_names_its_frames(real_clip, tmp_path):
+    folder = tmp_path / "case 7"
+    folder.mkdir()
+    for index, (frame, _) in enumerate(real_clip):  # 8.png, 9.png, 10.png, ...: natural order
+        assert cv2.imwrite(str(folder / f"{index + 8}.png"), frame)
+    (folder / "readme.txt").write_text("not a frame")
+    spec = parse_source(str(folder))
+    assert spec.kind == "folder" and not spec.is_live and spec.name == "case 7"
+    source = open_source(str(folder))
+    try:
+        assert source.frame_count == len(real_clip) and source.frame_size == (384, 288)
+        assert source.frame_names == [str(index + 8) for index in range(len(real_clip))]
+        for frame, _ in real_clip:
+            np.testing.assert_array_equal(source.read(), frame)  # lossless, in order
+        assert source.read() is None and source.end_message == ""
+    finally:
+        source.release()
+
+
+def test_an_unreadable_frame_ends_a_folder_with_its_name(real_clip, tmp_path):
+    for index, (frame, _) in enumerate(real_clip[:4]):
+        assert cv2.imwrite(str(tmp_path / f"{index:03d}.jpg"), frame)
+    (tmp_path / "002.jpg").write_bytes(b"not a jpeg")
+    source = open_source(str(tmp_path))
+    frames: list[CapturedFrame] = []
+    stage = CaptureStage(source, [frames.append], realtime=False)
+    stage.start()
+    assert stage.finished.wait(20)
+    stage.stop()
+    assert [frame.index for frame in frames] == [0, 1]  # the frames before it were captured
+    assert stage.end_reason == "source error"
+    assert "002.jpg" in stage.message and "\n" not in stage.message
+
+
 def test_open_real_clip(clip_path, real_clip):
     source = open_source(str(clip_path))
     try:
@@ -52,8 +87,9 @@ def test_bad_sources_raise_one_line(kind, tmp_path):
         path = tmp_path / "random.mp4"
         path.write_bytes(np.random.default_rng(0).bytes(50_000))
         text, expected = str(path), "not a playable video"
-    elif kind == "folder":
-        text, expected = str(tmp_path), "not a file"
+    elif kind == "folder":  # a folder without images
+        (tmp_path / "notes.txt").write_text("no frames here")
+        text, expected = str(tmp_path), "holds no images"
     else:
         text, expected = "99", "capture device 99"
     with pytest.raises(SourceError) as info:
